@@ -1,0 +1,1 @@
+//! scorer (being written).
