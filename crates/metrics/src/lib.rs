@@ -1,1 +1,24 @@
-//! metrics (being written).
+//! Scoring metrics of the TriageBoard leaderboard: ROC AUC, Spearman's rho, Dice, their
+//! percentile-bootstrap intervals, and DeLong's test for comparing two AUCs.
+//!
+//! Every function is pure (this crate never does IO) and total: degenerate input (empty,
+//! constant, NaN, mismatched lengths) gives `None`, never a NaN and never a panic, so that a
+//! degenerate metric is published as `null` (the evaluation contract, EVALUATION.md, section 3).
+
+mod auc;
+pub mod bootstrap;
+pub mod delong;
+mod dice;
+mod mean;
+mod quantile;
+mod ranks;
+mod spearman;
+
+pub use auc::roc_auc;
+pub use bootstrap::{Bootstrap, PairedDiff};
+pub use delong::{PairedDeLong, auc_variance, paired_delong};
+pub use dice::dice;
+pub use mean::mean;
+pub use quantile::quantile;
+pub use ranks::average_ranks;
+pub use spearman::spearman;
