@@ -36,11 +36,6 @@ pub struct Bootstrap {
     pub level: f64,
 }
 
-impl Bootstrap {
-    /// The leaderboard's fixed seed: the bytes of the ASCII text `"TRIAGEBD"`.
-    pub const DEFAULT_SEED: u64 = u64::from_be_bytes(*b"TRIAGEBD");
-}
-
 impl Default for Bootstrap {
     /// The contract's settings: 2000 resamples, [`Bootstrap::DEFAULT_SEED`], 95% level.
     fn default() -> Self {
@@ -53,6 +48,9 @@ impl Default for Bootstrap {
 }
 
 impl Bootstrap {
+    /// The leaderboard's fixed seed: the bytes of the ASCII text `"TRIAGEBD"`.
+    pub const DEFAULT_SEED: u64 = u64::from_be_bytes(*b"TRIAGEBD");
+
     /// Interval of [`roc_auc`], resampling positives and negatives separately (stratified),
     /// each with replacement to its own size, so every resample keeps both classes.
     ///
