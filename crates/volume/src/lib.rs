@@ -1,45 +1,44 @@
 //! Hardened NIfTI-1 reading and writing for CT images and masks, and the volume geometry
 //! that every mask of a study shares with its image.
 //!
-//! Being written; [`Geometry`] is fixed first because the phantom and the scorer share it.
+//! Submissions are untrusted: every reader here takes any [`std::io::Read`], recognises
+//! gzip by its magic bytes, validates the header by hand, checks the caller's [`Limits`]
+//! before allocating, decodes the voxel data in small chunks and reads nothing past the
+//! bytes the header declares. Masks are decoded straight into bit-packed [`Mask`]s.
+//!
+//! ```
+//! use volume::{Geometry, Limits, Mask, read_mask, write_mask};
+//!
+//! let grid = Geometry::axis_aligned([8, 7, 5], [0.7, 0.7, 2.5]);
+//! let mask = Mask::from_fn(grid.shape, |i, j, _| i < 3 && j < 2);
+//! let mut file = Vec::new();
+//! write_mask(&mut file, &grid, &mask)?;
+//! let (header, read) = read_mask(&file[..], &Limits::default().with_expected_shape(grid.shape))?;
+//! header.geometry.check_same_grid(&grid, Default::default())?;
+//! assert_eq!(read.count(), 3 * 2 * 5);
+//! # Ok::<(), volume::Error>(())
+//! ```
 
-/// The voxel grid of a volume: its shape and the affine that maps voxel indices to
-/// scanner millimetres (RAS+, as in the NIfTI-1 standard).
-///
-/// Voxel data is always held in memory order: the first index varies fastest, exactly as
-/// in a NIfTI file, so voxel `(i, j, k)` lives at `i + nx * (j + ny * k)`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Geometry {
-    /// Number of voxels along each axis `[nx, ny, nz]`.
-    pub shape: [usize; 3],
-    /// Rows of the 4x4 affine without its last `[0, 0, 0, 1]` row.
-    pub affine: [[f64; 4]; 3],
-}
+mod affine;
+mod datatype;
+mod decode;
+mod error;
+mod geometry;
+mod header;
+mod mask;
+mod read;
+mod sample;
+mod volume;
+mod write;
 
-impl Geometry {
-    /// A grid with the given voxel spacing in millimetres and no rotation, centred
-    /// on the scanner origin.
-    pub fn axis_aligned(shape: [usize; 3], spacing: [f64; 3]) -> Self {
-        let mut affine = [[0.0; 4]; 3];
-        for axis in 0..3 {
-            affine[axis][axis] = spacing[axis];
-            affine[axis][3] = -spacing[axis] * (shape[axis] as f64 - 1.0) / 2.0;
-        }
-        Self { shape, affine }
-    }
-
-    /// Total number of voxels.
-    pub fn voxel_count(&self) -> usize {
-        self.shape.iter().product()
-    }
-
-    /// Voxel spacing in millimetres: the lengths of the affine's columns.
-    pub fn spacing(&self) -> [f64; 3] {
-        std::array::from_fn(|col| {
-            (0..3)
-                .map(|row| self.affine[row][col] * self.affine[row][col])
-                .sum::<f64>()
-                .sqrt()
-        })
-    }
-}
+pub use crate::affine::{Qform, affine_to_qform, qform_to_affine};
+pub use crate::datatype::Datatype;
+pub use crate::error::{Error, Part, Result, shape_to_string};
+pub use crate::geometry::{Geometry, GridTolerance};
+pub use crate::header::{AffineSource, ByteOrder, HEADER_SIZE, Header, Limits, Scaling};
+pub use crate::mask::Mask;
+pub use crate::read::{
+    read_header, read_label_masks, read_mask, read_volume_f32, read_volume_i16,
+};
+pub use crate::volume::Volume;
+pub use crate::write::{WriteSample, write_mask, write_mask_gz, write_nifti, write_nifti_gz};
