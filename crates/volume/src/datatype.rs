@@ -142,7 +142,10 @@ mod tests {
 
     #[test]
     fn rgb_is_refused_with_its_name_and_the_types_to_use_instead() {
-        let message = Datatype::from_code(128).map(|_| ()).unwrap_err().to_string();
+        let message = Datatype::from_code(128)
+            .map(|_| ())
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             message,
             "datatype 128 (RGB24) is not supported: write the mask as uint8, int16 or float32"

@@ -184,7 +184,9 @@ pub enum Error {
         expected: u32,
     },
     /// `vox_offset` is below 352, negative, fractional or not finite.
-    #[error("vox_offset is {0}: expected a whole number of bytes, at least 352 in a single-file .nii")]
+    #[error(
+        "vox_offset is {0}: expected a whole number of bytes, at least 352 in a single-file .nii"
+    )]
     BadVoxOffset(f32),
     /// `vox_offset` leaves more room for extensions than the caller allows.
     #[error("vox_offset is {found}: header extensions past byte {max} are not accepted")]

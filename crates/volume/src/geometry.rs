@@ -131,8 +131,16 @@ mod tests {
                 *value = f64::from(*value as f32);
             }
         }
-        assert!(image().check_same_grid(&image(), GridTolerance::default()).is_ok());
-        assert!(rounded.check_same_grid(&image(), GridTolerance::default()).is_ok());
+        assert!(
+            image()
+                .check_same_grid(&image(), GridTolerance::default())
+                .is_ok()
+        );
+        assert!(
+            rounded
+                .check_same_grid(&image(), GridTolerance::default())
+                .is_ok()
+        );
     }
 
     #[test]

@@ -241,7 +241,11 @@ fn read_scaling(f: &Fields<'_>) -> Result<Option<Scaling>> {
 
 /// The affine by the standard's order of preference, and the raw `pixdim[1..=3]`.
 fn read_affine(f: &Fields<'_>) -> Result<([[f64; 4]; 3], AffineSource, [f64; 3])> {
-    let pixdim = [f.finite(80, "pixdim[1]")?, f.finite(84, "pixdim[2]")?, f.finite(88, "pixdim[3]")?];
+    let pixdim = [
+        f.finite(80, "pixdim[1]")?,
+        f.finite(84, "pixdim[2]")?,
+        f.finite(88, "pixdim[3]")?,
+    ];
     let (qform_code, sform_code) = (f.i16(252), f.i16(254));
     if sform_code > 0 {
         const NAMES: [[&str; 4]; 3] = [
@@ -259,13 +263,25 @@ fn read_affine(f: &Fields<'_>) -> Result<([[f64; 4]; 3], AffineSource, [f64; 3])
     }
     if qform_code > 0 {
         let qform = Qform {
-            quatern: [f.finite(256, "quatern_b")?, f.finite(260, "quatern_c")?, f.finite(264, "quatern_d")?],
-            offset: [f.finite(268, "qoffset_x")?, f.finite(272, "qoffset_y")?, f.finite(276, "qoffset_z")?],
+            quatern: [
+                f.finite(256, "quatern_b")?,
+                f.finite(260, "quatern_c")?,
+                f.finite(264, "quatern_d")?,
+            ],
+            offset: [
+                f.finite(268, "qoffset_x")?,
+                f.finite(272, "qoffset_y")?,
+                f.finite(276, "qoffset_z")?,
+            ],
             pixdim,
             // qfac is -1 exactly when pixdim[0] is negative; NaN or 0 count as 1.
             qfac: if f.f32(76) < 0.0 { -1.0 } else { 1.0 },
         };
-        return Ok((qform_to_affine(&qform), AffineSource::Qform(qform_code), pixdim));
+        return Ok((
+            qform_to_affine(&qform),
+            AffineSource::Qform(qform_code),
+            pixdim,
+        ));
     }
     let mut affine = [[0.0; 4]; 3];
     for axis in 0..3 {
@@ -299,7 +315,13 @@ mod tests {
         assert_eq!(header.geometry.shape, [8, 7, 5]);
         assert_eq!(header.datatype, Datatype::I16);
         assert_eq!(header.affine_source, AffineSource::Sform(1));
-        assert_eq!(header.scaling, Some(Scaling { slope: 1.0, inter: 0.0 }));
+        assert_eq!(
+            header.scaling,
+            Some(Scaling {
+                slope: 1.0,
+                inter: 0.0
+            })
+        );
         assert_eq!(header.vox_offset, 352);
     }
 
@@ -307,11 +329,20 @@ mod tests {
     fn a_big_endian_header_is_recognised_by_sizeof_hdr() {
         let mut raw = valid();
         // Swap every field of the header that the parser reads as a number.
-        for (offset, size) in [(0, 4), (70, 2), (72, 2), (108, 4), (112, 4), (116, 4), (252, 2), (254, 2)]
-            .into_iter()
-            .chain((40..56).step_by(2).map(|o| (o, 2)))
-            .chain((76..108).step_by(4).map(|o| (o, 4)))
-            .chain((256..328).step_by(4).map(|o| (o, 4)))
+        for (offset, size) in [
+            (0, 4),
+            (70, 2),
+            (72, 2),
+            (108, 4),
+            (112, 4),
+            (116, 4),
+            (252, 2),
+            (254, 2),
+        ]
+        .into_iter()
+        .chain((40..56).step_by(2).map(|o| (o, 2)))
+        .chain((76..108).step_by(4).map(|o| (o, 4)))
+        .chain((256..328).step_by(4).map(|o| (o, 4)))
         {
             raw[offset..offset + size].reverse();
         }
@@ -322,21 +353,39 @@ mod tests {
 
     #[test]
     fn wrong_magic_and_separate_image_files_are_rejected() {
-        assert!(matches!(Header::parse(&with(344, b"n+2\0")), Err(Error::BadMagic { .. })));
-        assert!(matches!(Header::parse(&with(344, b"ni1\0")), Err(Error::SeparateImageFile)));
-        assert!(matches!(Header::parse(&with(0, &540i32.to_le_bytes())), Err(Error::NotNifti1 { found: 540 })));
+        assert!(matches!(
+            Header::parse(&with(344, b"n+2\0")),
+            Err(Error::BadMagic { .. })
+        ));
+        assert!(matches!(
+            Header::parse(&with(344, b"ni1\0")),
+            Err(Error::SeparateImageFile)
+        ));
+        assert!(matches!(
+            Header::parse(&with(0, &540i32.to_le_bytes())),
+            Err(Error::NotNifti1 { found: 540 })
+        ));
     }
 
     #[test]
     fn dimensions_are_validated() {
-        assert!(matches!(Header::parse(&with(40, &0i16.to_le_bytes())), Err(Error::BadRank(0))));
-        assert!(matches!(Header::parse(&with(40, &8i16.to_le_bytes())), Err(Error::BadRank(8))));
+        assert!(matches!(
+            Header::parse(&with(40, &0i16.to_le_bytes())),
+            Err(Error::BadRank(0))
+        ));
+        assert!(matches!(
+            Header::parse(&with(40, &8i16.to_le_bytes())),
+            Err(Error::BadRank(8))
+        ));
         assert!(matches!(
             Header::parse(&with(44, &(-7i16).to_le_bytes())),
             Err(Error::BadDimension { axis: 2, size: -7 })
         ));
         let four_d = with(40, &[4, 0, 8, 0, 7, 0, 5, 0, 3, 0]);
-        assert!(matches!(Header::parse(&four_d), Err(Error::NotThreeD { axis: 4, size: 3 })));
+        assert!(matches!(
+            Header::parse(&four_d),
+            Err(Error::NotThreeD { axis: 4, size: 3 })
+        ));
         let singleton = with(40, &[7, 0, 8, 0, 7, 0, 5, 0, 1, 0, 1, 0, 1, 0, 1, 0]);
         assert_eq!(Header::parse(&singleton).unwrap().geometry.shape, [8, 7, 5]);
         let two_d = with(40, &[2, 0, 8, 0, 7, 0, 5, 0]);
@@ -346,16 +395,29 @@ mod tests {
     #[test]
     fn complex_datatypes_and_inconsistent_bitpix_are_rejected() {
         let complex = with(70, &[32, 0, 64, 0]);
-        assert!(matches!(Header::parse(&complex), Err(Error::UnsupportedDatatype { code: 32, .. })));
+        assert!(matches!(
+            Header::parse(&complex),
+            Err(Error::UnsupportedDatatype { code: 32, .. })
+        ));
         let bitpix = with(72, &8i16.to_le_bytes());
-        assert!(matches!(Header::parse(&bitpix), Err(Error::BitpixMismatch { found: 8, expected: 16, .. })));
+        assert!(matches!(
+            Header::parse(&bitpix),
+            Err(Error::BitpixMismatch {
+                found: 8,
+                expected: 16,
+                ..
+            })
+        ));
     }
 
     #[test]
     fn vox_offset_must_be_a_whole_number_past_the_header() {
         for bad in [0.0f32, 348.0, 352.5, f32::NAN, -1e30] {
             let raw = with(108, &bad.to_le_bytes());
-            assert!(matches!(Header::parse(&raw), Err(Error::BadVoxOffset(_))), "{bad}");
+            assert!(
+                matches!(Header::parse(&raw), Err(Error::BadVoxOffset(_))),
+                "{bad}"
+            );
         }
         let far = Header::parse(&with(108, &1e12f32.to_le_bytes())).unwrap();
         let err = Limits::default().check(&far);
@@ -365,12 +427,29 @@ mod tests {
     #[test]
     fn nan_or_zero_slope_means_no_scaling_and_infinite_slope_is_an_error() {
         for none in [f32::NAN, 0.0] {
-            assert_eq!(Header::parse(&with(112, &none.to_le_bytes())).unwrap().scaling, None);
+            assert_eq!(
+                Header::parse(&with(112, &none.to_le_bytes()))
+                    .unwrap()
+                    .scaling,
+                None
+            );
         }
         let inf = with(112, &f32::INFINITY.to_le_bytes());
-        assert!(matches!(Header::parse(&inf), Err(Error::NonFiniteField { field: "scl_slope", .. })));
+        assert!(matches!(
+            Header::parse(&inf),
+            Err(Error::NonFiniteField {
+                field: "scl_slope",
+                ..
+            })
+        ));
         let nan_inter = with(116, &f32::NAN.to_le_bytes());
-        assert!(matches!(Header::parse(&nan_inter), Err(Error::NonFiniteField { field: "scl_inter", .. })));
+        assert!(matches!(
+            Header::parse(&nan_inter),
+            Err(Error::NonFiniteField {
+                field: "scl_inter",
+                ..
+            })
+        ));
     }
 
     #[test]
@@ -378,7 +457,13 @@ mod tests {
         let qform = Header::parse(&with(254, &0i16.to_le_bytes())).unwrap();
         assert_eq!(qform.affine_source, AffineSource::Qform(1));
         let sform = Header::parse(&valid()).unwrap();
-        for (q, s) in qform.geometry.affine.iter().flatten().zip(sform.geometry.affine.iter().flatten()) {
+        for (q, s) in qform
+            .geometry
+            .affine
+            .iter()
+            .flatten()
+            .zip(sform.geometry.affine.iter().flatten())
+        {
             assert!((q - s).abs() < 1e-5);
         }
         let neither = Header::parse(&with(252, &[0, 0, 0, 0])).unwrap();
@@ -389,10 +474,22 @@ mod tests {
     #[test]
     fn non_finite_affine_fields_are_errors_not_panics() {
         let srow = with(280, &f32::NAN.to_le_bytes());
-        assert!(matches!(Header::parse(&srow), Err(Error::NonFiniteField { field: "srow_x[0]", .. })));
+        assert!(matches!(
+            Header::parse(&srow),
+            Err(Error::NonFiniteField {
+                field: "srow_x[0]",
+                ..
+            })
+        ));
         let mut quatern = with(254, &0i16.to_le_bytes());
         quatern[260..264].copy_from_slice(&f32::INFINITY.to_le_bytes());
-        assert!(matches!(Header::parse(&quatern), Err(Error::NonFiniteField { field: "quatern_c", .. })));
+        assert!(matches!(
+            Header::parse(&quatern),
+            Err(Error::NonFiniteField {
+                field: "quatern_c",
+                ..
+            })
+        ));
     }
 
     #[test]
@@ -414,13 +511,22 @@ mod tests {
         let raw = with(40, &[3, 0, 0xff, 0x7f, 0xff, 0x7f, 0xff, 0x7f]);
         let header = Header::parse(&raw).unwrap();
         let err = Limits::default().check(&header).unwrap_err();
-        assert!(matches!(err, Error::TooManyVoxels { voxels: 35_181_150_961_663, .. }));
+        assert!(matches!(
+            err,
+            Error::TooManyVoxels {
+                voxels: 35_181_150_961_663,
+                ..
+            }
+        ));
     }
 
     #[test]
     fn an_expected_shape_is_enforced() {
         let header = Header::parse(&valid()).unwrap();
         let limits = Limits::default().with_expected_shape([8, 7, 6]);
-        assert!(matches!(limits.check(&header), Err(Error::ShapeMismatch { .. })));
+        assert!(matches!(
+            limits.check(&header),
+            Err(Error::ShapeMismatch { .. })
+        ));
     }
 }

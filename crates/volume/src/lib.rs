@@ -37,8 +37,6 @@ pub use crate::error::{Error, Part, Result, shape_to_string};
 pub use crate::geometry::{Geometry, GridTolerance};
 pub use crate::header::{AffineSource, ByteOrder, HEADER_SIZE, Header, Limits, Scaling};
 pub use crate::mask::Mask;
-pub use crate::read::{
-    read_header, read_label_masks, read_mask, read_volume_f32, read_volume_i16,
-};
+pub use crate::read::{read_header, read_label_masks, read_mask, read_volume_f32, read_volume_i16};
 pub use crate::volume::Volume;
 pub use crate::write::{WriteSample, write_mask, write_mask_gz, write_nifti, write_nifti_gz};

@@ -143,7 +143,7 @@ impl Mask {
 /// Clears the bits past `voxels` in the last word.
 pub(crate) fn clear_padding(words: &mut [u64], voxels: usize) {
     if let Some(last) = words.last_mut()
-        && voxels % 64 != 0
+        && !voxels.is_multiple_of(64)
     {
         *last &= (1u64 << (voxels % 64)) - 1;
     }
@@ -155,7 +155,11 @@ mod tests {
 
     fn sphere(shape: [usize; 3], centre: [f64; 3], radius: f64) -> Mask {
         Mask::from_fn(shape, |i, j, k| {
-            let d = [i as f64 - centre[0], j as f64 - centre[1], k as f64 - centre[2]];
+            let d = [
+                i as f64 - centre[0],
+                j as f64 - centre[1],
+                k as f64 - centre[2],
+            ];
             d.iter().map(|x| x * x).sum::<f64>() <= radius * radius
         })
     }

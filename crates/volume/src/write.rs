@@ -154,13 +154,19 @@ fn io(part: Part) -> impl Fn(std::io::Error) -> Error {
 /// The 348-byte header plus the 4-byte extender of "no extensions".
 pub(crate) fn encode_header(geometry: &Geometry, datatype: Datatype) -> Result<[u8; 352]> {
     let mut h = [0u8; MIN_VOX_OFFSET as usize];
-    let mut put = |offset: usize, bytes: &[u8]| h[offset..offset + bytes.len()].copy_from_slice(bytes);
+    let mut put =
+        |offset: usize, bytes: &[u8]| h[offset..offset + bytes.len()].copy_from_slice(bytes);
     put(0, &(HEADER_SIZE as i32).to_le_bytes());
     put(38, b"r");
     let mut dim = [3i16, 1, 1, 1, 1, 1, 1, 1];
     for (axis, &size) in geometry.shape.iter().enumerate() {
         dim[axis + 1] = match i16::try_from(size) {
-            Ok(0) => return Err(Error::BadDimension { axis: axis + 1, size: 0 }),
+            Ok(0) => {
+                return Err(Error::BadDimension {
+                    axis: axis + 1,
+                    size: 0,
+                });
+            }
             Ok(size) => size,
             Err(_) => return Err(Error::TooLargeForNifti1 { axis, size }),
         };
@@ -171,7 +177,12 @@ pub(crate) fn encode_header(geometry: &Geometry, datatype: Datatype) -> Result<[
     put(70, &datatype.code().to_le_bytes());
     put(72, &(datatype.bitpix() as i16).to_le_bytes());
     let qform = affine_to_qform(&geometry.affine)?;
-    let pixdim = [qform.qfac, qform.pixdim[0], qform.pixdim[1], qform.pixdim[2]];
+    let pixdim = [
+        qform.qfac,
+        qform.pixdim[0],
+        qform.pixdim[1],
+        qform.pixdim[2],
+    ];
     for (n, p) in pixdim.iter().enumerate() {
         put(76 + 4 * n, &(*p as f32).to_le_bytes());
     }
@@ -190,4 +201,102 @@ pub(crate) fn encode_header(geometry: &Geometry, datatype: Datatype) -> Result<[
     }
     put(344, b"n+1\0");
     Ok(h)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::header::Limits;
+    use crate::read::{read_header, read_mask, read_volume_f32, read_volume_i16};
+
+    fn oblique() -> Geometry {
+        let (s, c) = 0.2f64.sin_cos();
+        Geometry {
+            shape: [9, 6, 4],
+            affine: [
+                [-0.7 * c, 0.8 * s, 0.0, 120.25],
+                [0.7 * s, 0.8 * c, 0.0, -80.5],
+                [0.0, 0.0, 2.5, -300.0],
+            ],
+        }
+    }
+
+    fn close(a: &Geometry, b: &Geometry) -> bool {
+        a.check_same_grid(b, Default::default()).is_ok()
+    }
+
+    #[test]
+    fn uint8_int16_and_float32_survive_a_round_trip() {
+        let grid = oblique();
+        let n = grid.voxel_count();
+        let u8s: Vec<u8> = (0..n).map(|v| (v % 251) as u8).collect();
+        let i16s: Vec<i16> = (0..n).map(|v| v as i16 * 37 - 1024).collect();
+        let f32s: Vec<f32> = (0..n).map(|v| v as f32 * 0.125 - 3.0).collect();
+
+        let mut file = Vec::new();
+        write_nifti(&mut file, &grid, &u8s).unwrap();
+        let (header, volume) = read_volume_i16(&file[..], &Limits::default()).unwrap();
+        assert_eq!(header.datatype, Datatype::U8);
+        assert!(
+            volume
+                .data()
+                .iter()
+                .zip(&u8s)
+                .all(|(a, &b)| *a == i16::from(b))
+        );
+
+        file.clear();
+        write_nifti(&mut file, &grid, &i16s).unwrap();
+        let (header, volume) = read_volume_i16(&file[..], &Limits::default()).unwrap();
+        assert_eq!(volume.data(), &i16s[..]);
+        assert!(close(&header.geometry, &grid));
+
+        file.clear();
+        write_nifti(&mut file, &grid, &f32s).unwrap();
+        let (_, volume) = read_volume_f32(&file[..], &Limits::default()).unwrap();
+        assert_eq!(volume.data(), &f32s[..]);
+        assert!(close(volume.geometry(), &grid));
+    }
+
+    #[test]
+    fn the_written_qform_describes_the_same_grid_as_the_sform() {
+        let mut file = Vec::new();
+        write_nifti(&mut file, &oblique(), &vec![0u8; oblique().voxel_count()]).unwrap();
+        file[254] = 0; // sform_code 0: readers fall back to the qform
+        let header = read_header(&file[..], &Limits::default()).unwrap();
+        assert!(matches!(
+            header.affine_source,
+            crate::AffineSource::Qform(1)
+        ));
+        assert!(close(&header.geometry, &oblique()));
+    }
+
+    #[test]
+    fn a_mask_round_trips_through_a_gzip_file() {
+        let grid = oblique();
+        let mask = Mask::from_fn(grid.shape, |i, j, k| (i * j + k) % 3 == 0);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mask.nii.gz");
+        write_mask_gz(&path, &grid, &mask, 1).unwrap();
+        let file = File::open(&path).unwrap();
+        let (header, read) = read_mask(file, &Limits::default()).unwrap();
+        assert_eq!(read, mask);
+        assert!(close(&header.geometry, &grid));
+        assert!(matches!(
+            write_mask_gz(&path, &grid, &mask, 10),
+            Err(Error::BadGzipLevel(10))
+        ));
+    }
+
+    #[test]
+    fn data_of_the_wrong_length_or_shape_is_not_written() {
+        let grid = oblique();
+        let err = write_nifti(Vec::new(), &grid, &[0i16; 3]);
+        assert!(matches!(err, Err(Error::DataLength { got: 3, .. })));
+        let err = write_mask(Vec::new(), &grid, &Mask::zeros([1, 1, 1]));
+        assert!(matches!(err, Err(Error::ShapeMismatch { .. })));
+        let huge = Geometry::axis_aligned([40000, 1, 1], [1.0; 3]);
+        let err = encode_header(&huge, Datatype::U8);
+        assert!(matches!(err, Err(Error::TooLargeForNifti1 { axis: 0, .. })));
+    }
 }
