@@ -1,1 +1,360 @@
-//! scorer (being written).
+//! The evaluation protocol of `shared/spec/EVALUATION.md`: loading the hidden annotations,
+//! validating a submission (a predictions table or a zip of lesion masks) with every
+//! problem listed, and computing the published metrics.
+//!
+//! Nothing here knows HTTP or SQL: the command line and the web service both call
+//! [`score`] and [`validate`].
+
+pub mod annotations;
+pub mod archive;
+pub mod counts;
+pub mod manifest;
+pub mod masks;
+pub mod problems;
+pub mod scores;
+pub mod study_id;
+pub mod table;
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+pub use annotations::{Annotations, AnnotationsError};
+pub use problems::Problems;
+pub use scores::{IdentificationSource, Metric, Scores, SeveritySource, StudyOutcome};
+pub use study_id::{StudyId, StudyIndex};
+
+use counts::StudyCounts;
+use table::{MAX_TABLE_BYTES, Table, parse_table};
+
+/// Why a submission got no score.
+#[derive(Debug, thiserror::Error)]
+pub enum ScoreError {
+    /// The submission breaks the rules of section 2; the messages are safe to show.
+    #[error("the submission is invalid:\n{0}")]
+    Invalid(Problems),
+    /// The hidden annotations are unusable (an organizer's problem).
+    #[error(transparent)]
+    Annotations(#[from] AnnotationsError),
+    /// The submission file could not be read at all.
+    #[error("reading {path}: {source}")]
+    Io {
+        /// The submission file.
+        path: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
+}
+
+/// A scored submission: the public scores, and the per-study outcomes that only organizers
+/// may see (they hold the hidden categories and ground truth).
+#[derive(Clone, Debug)]
+pub struct Evaluation {
+    /// The published metrics.
+    pub scores: Scores,
+    /// One outcome per study, in the order of [`Annotations::index`].
+    pub outcomes: Vec<StudyOutcome>,
+}
+
+/// Reports progress of long scoring runs (one step per decoded study).
+pub trait Progress: Sync {
+    /// Called once with the number of steps to come.
+    fn start(&self, _steps: usize) {}
+    /// Called after each step, from any thread.
+    fn step(&self) {}
+}
+
+impl Progress for () {}
+
+/// Validates and scores a submission file against the annotations.
+pub fn score(
+    annotations: &Annotations,
+    submission: &Path,
+    progress: &dyn Progress,
+) -> Result<Evaluation, ScoreError> {
+    let checked = check(annotations, submission, Mode::Score, progress)?;
+    let true_severity: Vec<f64> = match &checked.counts {
+        Some(counts) => counts
+            .iter()
+            .map(|c| c.as_ref().map_or(0.0, StudyCounts::true_severity))
+            .collect(),
+        None => annotations.true_severity()?.to_vec(),
+    };
+    let mask_severity: Option<Vec<f64>> = checked.counts.as_ref().map(|counts| {
+        counts
+            .iter()
+            .map(|c| {
+                c.as_ref()
+                    .and_then(StudyCounts::predicted_severity)
+                    .unwrap_or(0.0)
+            })
+            .collect()
+    });
+    let table = checked.table.unwrap_or_default();
+
+    let (identification_source, identification) = match (
+        &table.covid_probability,
+        &table.affected_percent,
+        &mask_severity,
+    ) {
+        (Some(p), _, _) => (IdentificationSource::CovidProbability, p),
+        (None, Some(a), _) => (IdentificationSource::AffectedPercent, a),
+        (None, None, Some(m)) => (IdentificationSource::AffectedPercent, m),
+        (None, None, None) => unreachable_empty(submission)?,
+    };
+    let (severity_source, severity) = match (
+        &table.affected_percent,
+        &mask_severity,
+        &table.covid_probability,
+    ) {
+        (Some(a), _, _) => (SeveritySource::AffectedPercent, a),
+        (None, Some(m), _) => (SeveritySource::Masks, m),
+        (None, None, Some(p)) => (SeveritySource::CovidProbability, p),
+        (None, None, None) => unreachable_empty(submission)?,
+    };
+    let outcomes: Vec<StudyOutcome> = annotations
+        .studies()
+        .iter()
+        .enumerate()
+        .map(|(i, study)| StudyOutcome {
+            category: study.category.clone(),
+            true_severity: true_severity[i],
+            identification: identification[i],
+            severity: severity[i],
+            dice: checked
+                .counts
+                .as_ref()
+                .and_then(|c| c[i].as_ref())
+                .and_then(StudyCounts::dice),
+        })
+        .collect();
+    let with_masks = checked.counts.is_some();
+    let scores = scores::compute(
+        &outcomes,
+        identification_source,
+        severity_source,
+        with_masks,
+    );
+    Ok(Evaluation { scores, outcomes })
+}
+
+/// Checks a submission's format against the test set without reading any hidden volume:
+/// the same messages as a failed scoring, at a fraction of the cost.
+pub fn validate(
+    annotations: &Annotations,
+    submission: &Path,
+    progress: &dyn Progress,
+) -> Result<(), ScoreError> {
+    check(annotations, submission, Mode::Validate, progress).map(|_| ())
+}
+
+/// Validation found nothing to score; cannot happen after a successful check, which
+/// requires a table column or masks, but is an error rather than a panic.
+fn unreachable_empty<T>(submission: &Path) -> Result<T, ScoreError> {
+    let mut problems = Problems::default();
+    problems.push(format!("{}: holds no prediction", submission.display()));
+    Err(ScoreError::Invalid(problems))
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Validate,
+    Score,
+}
+
+struct Checked {
+    table: Option<Table>,
+    /// Per study, for a zip of masks (`None` per study only in validation mode).
+    counts: Option<Vec<Option<StudyCounts>>>,
+}
+
+fn check(
+    annotations: &Annotations,
+    submission: &Path,
+    mode: Mode,
+    progress: &dyn Progress,
+) -> Result<Checked, ScoreError> {
+    let io_error = |source| ScoreError::Io {
+        path: submission.to_owned(),
+        source,
+    };
+    let mut magic = [0u8; 4];
+    let read = File::open(submission)
+        .and_then(|mut f| read_up_to(&mut f, &mut magic))
+        .map_err(io_error)?;
+    let mut problems = Problems::default();
+    let studies = annotations.index();
+    let checked = match &magic[..read] {
+        [b'P', b'K', 3, 4] | [b'P', b'K', 5, 6] => {
+            check_zip(annotations, submission, mode, progress, &mut problems)?
+        }
+        [0x1f, 0x8b, ..] => {
+            problems.push("the submission is a gzip file; submit a predictions.csv, or a zip archive holding one <study_id>.nii.gz mask per study");
+            Checked {
+                table: None,
+                counts: None,
+            }
+        }
+        _ => {
+            let bytes = read_capped(File::open(submission).map_err(io_error)?, MAX_TABLE_BYTES)
+                .map_err(io_error)?;
+            let name = "predictions.csv";
+            match bytes {
+                Some(bytes) => Checked {
+                    table: parse_table(name, &bytes, studies, &mut problems),
+                    counts: None,
+                },
+                None => {
+                    problems.push(format!("{name}: larger than {MAX_TABLE_BYTES} bytes; a table has one short row per study"));
+                    Checked {
+                        table: None,
+                        counts: None,
+                    }
+                }
+            }
+        }
+    };
+    if problems.is_empty() {
+        Ok(checked)
+    } else {
+        Err(ScoreError::Invalid(problems))
+    }
+}
+
+fn check_zip(
+    annotations: &Annotations,
+    submission: &Path,
+    mode: Mode,
+    progress: &dyn Progress,
+    problems: &mut Problems,
+) -> Result<Checked, ScoreError> {
+    let Some(layout) = archive::check_entries(submission, annotations.index(), problems) else {
+        return Ok(Checked {
+            table: None,
+            counts: None,
+        });
+    };
+    let open = || -> io::Result<zip::ZipArchive<io::BufReader<File>>> {
+        let file = io::BufReader::with_capacity(1 << 16, File::open(submission)?);
+        zip::ZipArchive::new(file).map_err(io::Error::other)
+    };
+    let io_error = |source| ScoreError::Io {
+        path: submission.to_owned(),
+        source,
+    };
+
+    let mut table = None;
+    if let Some((index, name)) = &layout.table {
+        let mut zip = open().map_err(io_error)?;
+        let read = zip
+            .by_index(*index)
+            .map_err(io::Error::other)
+            .and_then(|entry| read_capped(entry, MAX_TABLE_BYTES));
+        match read {
+            Ok(Some(bytes)) => table = parse_table(name, &bytes, annotations.index(), problems),
+            Ok(None) => problems.push(format!(
+                "{name}: larger than {MAX_TABLE_BYTES} bytes; a table has one short row per study"
+            )),
+            Err(err) => problems.push(format!("{name}: cannot be inflated ({err})")),
+        }
+    }
+
+    let given: Vec<(usize, &(usize, String))> = layout
+        .masks
+        .iter()
+        .enumerate()
+        .filter_map(|(i, m)| m.as_ref().map(|m| (i, m)))
+        .collect();
+    if given.is_empty() {
+        // An archive without masks is a predictions table in a zip.
+        return Ok(Checked {
+            table,
+            counts: None,
+        });
+    }
+    // Once the submission is known to be invalid, the masks given are still checked, so
+    // that every problem is listed, but the hidden volumes are not decoded for nothing.
+    let mode = if problems.is_empty() {
+        mode
+    } else {
+        Mode::Validate
+    };
+    progress.start(given.len());
+    let results: Vec<Result<Result<Option<StudyCounts>, String>, ScoreError>> = given
+        .par_iter()
+        .map_init(open, |zip, &(position, (index, name))| {
+            let result = measure_entry(annotations, zip, position, *index, name, mode);
+            progress.step();
+            result
+        })
+        .collect();
+    let mut counts = Vec::with_capacity(results.len());
+    for result in results {
+        match result? {
+            Ok(study) => counts.push(study),
+            Err(problem) => problems.push(problem),
+        }
+    }
+    Ok(Checked {
+        table,
+        counts: Some(counts),
+    })
+}
+
+/// Decodes one submitted mask, checks it, and (when scoring) counts it against the
+/// study's annotations. The inner error is a problem to show; the outer one is fatal.
+fn measure_entry(
+    annotations: &Annotations,
+    zip: &mut io::Result<zip::ZipArchive<io::BufReader<File>>>,
+    position: usize,
+    index: usize,
+    name: &str,
+    mode: Mode,
+) -> Result<Result<Option<StudyCounts>, String>, ScoreError> {
+    let study = &annotations.studies()[position];
+    let zip = match zip {
+        Ok(zip) => zip,
+        Err(err) => return Ok(Err(format!("{name}: cannot be read ({err})"))),
+    };
+    let entry = match zip.by_index(index) {
+        Ok(entry) => entry,
+        Err(err) => return Ok(Err(format!("{name}: cannot be inflated ({err})"))),
+    };
+    let cap = max_entry_bytes(study.geometry.voxel_count());
+    let reader = io::BufReader::with_capacity(1 << 16, archive::CappedReader::new(entry, cap));
+    let mask = match masks::read_submitted_mask(reader, &study.geometry, study.pixdim) {
+        Ok(mask) => mask,
+        Err(problem) => return Ok(Err(format!("{name}: {problem}"))),
+    };
+    if mode == Mode::Validate {
+        return Ok(Ok(None));
+    }
+    Ok(Ok(Some(study.count(Some(&mask))?)))
+}
+
+/// The most bytes a zip entry may inflate to for a study of `voxels` voxels: a float64
+/// mask, a generous allowance for header extensions, and gzip's worst-case growth.
+pub fn max_entry_bytes(voxels: usize) -> u64 {
+    let raw = 8 * voxels as u64 + volume::Limits::default().max_vox_offset;
+    raw + raw / 100 + 64 * 1024
+}
+
+/// Reads everything from `reader` if it holds at most `cap` bytes; `None` if it holds more.
+fn read_capped(reader: impl Read, cap: u64) -> io::Result<Option<Vec<u8>>> {
+    let mut bytes = Vec::new();
+    reader.take(cap + 1).read_to_end(&mut bytes)?;
+    Ok((bytes.len() as u64 <= cap).then_some(bytes))
+}
+
+fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..])? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    Ok(filled)
+}

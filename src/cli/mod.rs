@@ -1,0 +1,50 @@
+//! The command line: one binary, one clap subcommand per role.
+
+mod dataset;
+mod progress;
+mod score;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// TriageBoard: a public leaderboard for CT-based COVID-19 triage.
+#[derive(Debug, Parser)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Score a submission against hidden annotations (EVALUATION.md): JSON on stdout;
+    /// exit 0 when scored, 2 when the submission is invalid, 1 on any other failure.
+    Score(score::ScoreArgs),
+    /// Make or describe test sets.
+    #[command(subcommand)]
+    Dataset(dataset::DatasetCommand),
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let result = match cli.command {
+        Command::Score(args) => return score::run(&args),
+        Command::Dataset(command) => dataset::run(command),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
