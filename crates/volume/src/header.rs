@@ -42,6 +42,12 @@ pub struct Scaling {
 }
 
 impl Scaling {
+    /// Whether this scaling changes nothing (slope 1, intercept 0), as most writers
+    /// store it; decoders then take their faster unscaled path.
+    pub fn is_identity(self) -> bool {
+        self.slope == 1.0 && self.inter == 0.0
+    }
+
     /// The real value of a stored one.
     #[inline]
     pub fn apply(self, stored: f64) -> f64 {

@@ -15,13 +15,15 @@ pub(crate) trait Sample: Copy + PartialEq + 'static {
     fn decode(bytes: &[u8], order: ByteOrder, out: &mut Vec<Self>);
     /// The value as a double (exact for all types up to 32 bits).
     fn to_f64(self) -> f64;
+    /// The value as int16 when it is an integer type and fits exactly.
+    fn to_i16(self) -> Option<i16>;
     /// The stored value equal to `label`, if this type can hold it exactly (integers only:
     /// float label maps are compared after conversion to double).
     fn from_label(label: i64) -> Option<Self>;
 }
 
 macro_rules! sample {
-    ($t:ty, $n:literal, $float:literal, $zero:literal, $label:expr) => {
+    ($t:ty, $n:literal, $float:literal, $zero:literal, $label:expr, $i16:expr) => {
         impl Sample for $t {
             const SIZE: usize = $n;
             const IS_FLOAT: bool = $float;
@@ -39,6 +41,10 @@ macro_rules! sample {
                 self as f64
             }
             #[inline]
+            fn to_i16(self) -> Option<i16> {
+                $i16(self)
+            }
+            #[inline]
             fn from_label(label: i64) -> Option<Self> {
                 $label(label)
             }
@@ -46,16 +52,28 @@ macro_rules! sample {
     };
 }
 
-sample!(u8, 1, false, 0, |l| u8::try_from(l).ok());
-sample!(i8, 1, false, 0, |l| i8::try_from(l).ok());
-sample!(i16, 2, false, 0, |l| i16::try_from(l).ok());
-sample!(u16, 2, false, 0, |l| u16::try_from(l).ok());
-sample!(i32, 4, false, 0, |l| i32::try_from(l).ok());
-sample!(u32, 4, false, 0, |l| u32::try_from(l).ok());
-sample!(i64, 8, false, 0, Some);
-sample!(u64, 8, false, 0, |l| u64::try_from(l).ok());
-sample!(f32, 4, true, 0.0, |_| None);
-sample!(f64, 8, true, 0.0, |_| None);
+sample!(u8, 1, false, 0, |l| u8::try_from(l).ok(), |v| Some(
+    i16::from(v)
+));
+sample!(i8, 1, false, 0, |l| i8::try_from(l).ok(), |v| Some(
+    i16::from(v)
+));
+sample!(i16, 2, false, 0, |l| i16::try_from(l).ok(), Some);
+sample!(u16, 2, false, 0, |l| u16::try_from(l).ok(), |v| {
+    i16::try_from(v).ok()
+});
+sample!(i32, 4, false, 0, |l| i32::try_from(l).ok(), |v| {
+    i16::try_from(v).ok()
+});
+sample!(u32, 4, false, 0, |l| u32::try_from(l).ok(), |v| {
+    i16::try_from(v).ok()
+});
+sample!(i64, 8, false, 0, Some, |v| i16::try_from(v).ok());
+sample!(u64, 8, false, 0, |l| u64::try_from(l).ok(), |v| {
+    i16::try_from(v).ok()
+});
+sample!(f32, 4, true, 0.0, |_| None, |_| None);
+sample!(f64, 8, true, 0.0, |_| None, |_| None);
 
 #[cfg(test)]
 mod tests {
