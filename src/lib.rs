@@ -4,3 +4,4 @@
 //! hold everything that knows nothing of HTTP or SQL.
 
 pub mod cli;
+pub mod dataset;

@@ -1,20 +1,16 @@
 //! `triageboard dataset`: write the synthetic test set, and build or check a manifest.
 
-use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use phantom::{Profile, Split};
-use rayon::prelude::*;
 use scorer::Annotations;
 use scorer::manifest::Manifest;
 
 use super::progress::Bar;
-
-/// The seed of the synthetic reference test set pinned by `hidden-test-manifest/`.
-pub const DEFAULT_SEED: u64 = 2020;
+use crate::dataset::{self, DEFAULT_SEED, Synth, write_atomically};
 
 /// `dataset` subcommands.
 #[derive(Debug, Subcommand)]
@@ -93,36 +89,16 @@ pub fn run(command: DatasetCommand) -> anyhow::Result<()> {
 }
 
 fn synth(args: &SynthArgs) -> anyhow::Result<()> {
-    let images = args.out.join("images");
-    let annotations = args.out.join("annotations");
-    if !args.force && images.exists() && fs::read_dir(&images)?.next().is_some() {
-        bail!("{} already holds files; pass --force to replace them", images.display());
-    }
-    for dir in [&images, &annotations.join("lungs"), &annotations.join("lesions")] {
-        fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-
-    let specs = phantom::plan(args.split, args.profile, args.seed, args.count);
-    let started = Instant::now();
     let bar = Bar::new("generating");
-    bar.set_len(specs.len());
-    specs.par_iter().try_for_each(|spec| -> anyhow::Result<()> {
-        write_study(&images, &annotations, spec)?;
-        bar.inc();
-        Ok(())
+    let started = Instant::now();
+    let options = Synth { profile: args.profile, seed: args.seed, split: args.split, count: args.count, force: args.force };
+    let written = dataset::synthesize(&args.out, &options, &|done, total| {
+        bar.set_len(total);
+        bar.set_position(done);
     })?;
     bar.finish();
-
-    let mut labels = String::from("study_id,category\n");
-    let mut sorted: Vec<_> = specs.iter().collect();
-    sorted.sort_by(|a, b| a.id.cmp(&b.id));
-    for spec in sorted {
-        labels.push_str(&format!("{},{}\n", spec.id, spec.category.as_str()));
-    }
-    write_atomically(&annotations.join("labels.csv"), labels.as_bytes())?;
     eprintln!(
-        "wrote {} {} studies ({} profile, seed {}) to {} in {:.1} s",
-        specs.len(),
+        "wrote {written} {} studies ({} profile, seed {}) to {} in {:.1} s",
         args.split,
         args.profile,
         args.seed,
@@ -130,40 +106,6 @@ fn synth(args: &SynthArgs) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64()
     );
     Ok(())
-}
-
-/// Gzip level of written volumes: level 1 is several times faster than the default and
-/// costs little size on noisy CT.
-const GZIP_LEVEL: u32 = 1;
-
-fn write_study(images: &Path, annotations: &Path, spec: &phantom::StudySpec) -> anyhow::Result<()> {
-    let study = phantom::generate(spec);
-    let id = &spec.id;
-    let geometry = &study.geometry;
-    write_volume(&images.join(format!("{id}.nii.gz")), geometry, &study.hu)?;
-    write_volume(&annotations.join("lungs").join(format!("{id}.nii.gz")), geometry, &study.lungs)?;
-    if !study.lesions.is_empty() {
-        let dir = annotations.join("lesions").join(id);
-        fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        for (rater, mask) in study.lesions.iter().enumerate() {
-            write_volume(&dir.join(format!("rater{}.nii.gz", rater + 1)), geometry, mask)?;
-        }
-    }
-    Ok(())
-}
-
-/// Writes to a temporary file beside `path` and renames it, so an interrupted run never
-/// leaves a truncated volume under the final name.
-fn write_volume<T: volume::WriteSample>(path: &Path, geometry: &volume::Geometry, voxels: &[T]) -> anyhow::Result<()> {
-    let tmp = path.with_extension("tmp");
-    volume::write_nifti_gz(&tmp, geometry, voxels, GZIP_LEVEL).with_context(|| format!("writing {}", path.display()))?;
-    fs::rename(&tmp, path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
-}
-
-fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let tmp = path.with_extension("tmp");
-    fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
-    fs::rename(&tmp, path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
 }
 
 fn manifest(args: &ManifestArgs) -> anyhow::Result<()> {

@@ -22,6 +22,11 @@ impl Bar {
         self.0.set_length(len as u64);
     }
 
+    /// Sets how many steps are done.
+    pub fn set_position(&self, done: usize) {
+        self.0.set_position(done as u64);
+    }
+
     /// One step done.
     pub fn inc(&self) {
         self.0.inc(1);
