@@ -29,7 +29,13 @@ pub struct Synth {
 impl Default for Synth {
     /// The demo profile's reference test set.
     fn default() -> Self {
-        Self { profile: Profile::Demo, seed: DEFAULT_SEED, split: Split::Test, count: None, force: false }
+        Self {
+            profile: Profile::Demo,
+            seed: DEFAULT_SEED,
+            split: Split::Test,
+            count: None,
+            force: false,
+        }
     }
 }
 
@@ -38,23 +44,36 @@ impl Default for Synth {
 /// studies written.
 ///
 /// `labels.csv` is written last, so a folder with a `labels.csv` is complete.
-pub fn synthesize(out: &Path, options: &Synth, progress: &(dyn Fn(usize, usize) + Sync)) -> anyhow::Result<usize> {
+pub fn synthesize(
+    out: &Path,
+    options: &Synth,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> anyhow::Result<usize> {
     let images = out.join("images");
     let annotations = out.join("annotations");
     if !options.force && images.exists() && fs::read_dir(&images)?.next().is_some() {
-        bail!("{} already holds files; pass --force to replace them", images.display());
+        bail!(
+            "{} already holds files; pass --force to replace them",
+            images.display()
+        );
     }
-    for dir in [&images, &annotations.join("lungs"), &annotations.join("lesions")] {
+    for dir in [
+        &images,
+        &annotations.join("lungs"),
+        &annotations.join("lesions"),
+    ] {
         fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     let specs = phantom::plan(options.split, options.profile, options.seed, options.count);
     progress(0, specs.len());
     let done = AtomicUsize::new(0);
-    specs.par_iter().try_for_each(|spec| -> anyhow::Result<()> {
-        write_study(&images, &annotations, spec)?;
-        progress(done.fetch_add(1, Ordering::Relaxed) + 1, specs.len());
-        Ok(())
-    })?;
+    specs
+        .par_iter()
+        .try_for_each(|spec| -> anyhow::Result<()> {
+            write_study(&images, &annotations, spec)?;
+            progress(done.fetch_add(1, Ordering::Relaxed) + 1, specs.len());
+            Ok(())
+        })?;
 
     let mut labels = String::from("study_id,category\n");
     let mut sorted: Vec<_> = specs.iter().collect();
@@ -75,12 +94,20 @@ fn write_study(images: &Path, annotations: &Path, spec: &phantom::StudySpec) -> 
     let id = &spec.id;
     let geometry = &study.geometry;
     write_volume(&images.join(format!("{id}.nii.gz")), geometry, &study.hu)?;
-    write_volume(&annotations.join("lungs").join(format!("{id}.nii.gz")), geometry, &study.lungs)?;
+    write_volume(
+        &annotations.join("lungs").join(format!("{id}.nii.gz")),
+        geometry,
+        &study.lungs,
+    )?;
     if !study.lesions.is_empty() {
         let dir = annotations.join("lesions").join(id);
         fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         for (rater, mask) in study.lesions.iter().enumerate() {
-            write_volume(&dir.join(format!("rater{}.nii.gz", rater + 1)), geometry, mask)?;
+            write_volume(
+                &dir.join(format!("rater{}.nii.gz", rater + 1)),
+                geometry,
+                mask,
+            )?;
         }
     }
     Ok(())
@@ -88,16 +115,22 @@ fn write_study(images: &Path, annotations: &Path, spec: &phantom::StudySpec) -> 
 
 /// Writes to a temporary file beside `path` and renames it, so an interrupted run never
 /// leaves a truncated volume under the final name.
-fn write_volume<T: volume::WriteSample>(path: &Path, geometry: &volume::Geometry, voxels: &[T]) -> anyhow::Result<()> {
+fn write_volume<T: volume::WriteSample>(
+    path: &Path,
+    geometry: &volume::Geometry,
+    voxels: &[T],
+) -> anyhow::Result<()> {
     let tmp = path.with_extension("tmp");
-    volume::write_nifti_gz(&tmp, geometry, voxels, GZIP_LEVEL).with_context(|| format!("writing {}", path.display()))?;
-    fs::rename(&tmp, path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
+    volume::write_nifti_gz(&tmp, geometry, voxels, GZIP_LEVEL)
+        .with_context(|| format!("writing {}", path.display()))?;
+    fs::rename(&tmp, path)
+        .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
 }
-
 
 /// Writes `bytes` to a temporary file beside `path`, then renames it into place.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let tmp = path.with_extension("tmp");
     fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
-    fs::rename(&tmp, path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
+    fs::rename(&tmp, path)
+        .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
 }

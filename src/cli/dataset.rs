@@ -91,7 +91,13 @@ pub fn run(command: DatasetCommand) -> anyhow::Result<()> {
 fn synth(args: &SynthArgs) -> anyhow::Result<()> {
     let bar = Bar::new("generating");
     let started = Instant::now();
-    let options = Synth { profile: args.profile, seed: args.seed, split: args.split, count: args.count, force: args.force };
+    let options = Synth {
+        profile: args.profile,
+        seed: args.seed,
+        split: args.split,
+        count: args.count,
+        force: args.force,
+    };
     let written = dataset::synthesize(&args.out, &options, &|done, total| {
         bar.set_len(total);
         bar.set_position(done);
@@ -115,7 +121,12 @@ fn manifest(args: &ManifestArgs) -> anyhow::Result<()> {
     match &args.out {
         Some(path) => {
             write_atomically(path, manifest.to_json().as_bytes())?;
-            eprintln!("wrote the manifest of {} studies to {} (version {})", manifest.n_studies, path.display(), manifest.version());
+            eprintln!(
+                "wrote the manifest of {} studies to {} (version {})",
+                manifest.n_studies,
+                path.display(),
+                manifest.version()
+            );
         }
         None => print!("{}", manifest.to_json()),
     }
@@ -125,14 +136,22 @@ fn manifest(args: &ManifestArgs) -> anyhow::Result<()> {
 fn verify(args: &VerifyArgs) -> anyhow::Result<()> {
     let manifest = Manifest::load(&args.manifest)?;
     if args.images.is_none() && args.annotations.is_none() {
-        bail!("give --images, --annotations or both to check against {}", args.manifest.display());
+        bail!(
+            "give --images, --annotations or both to check against {}",
+            args.manifest.display()
+        );
     }
     if let Some(images) = &args.images {
         manifest.verify_images(images)?;
-        eprintln!("{}: all {} images match", images.display(), manifest.n_studies);
+        eprintln!(
+            "{}: all {} images match",
+            images.display(),
+            manifest.n_studies
+        );
     }
     if let Some(dir) = &args.annotations {
-        let annotations = Annotations::load(dir).with_context(|| format!("loading annotations from {}", dir.display()))?;
+        let annotations = Annotations::load(dir)
+            .with_context(|| format!("loading annotations from {}", dir.display()))?;
         manifest.verify_annotations(&annotations)?;
         eprintln!("{}: the annotations match", dir.display());
     }

@@ -9,9 +9,11 @@ impl Bar {
     /// A hidden bar that starts when [`scorer::Progress::start`] says how long it is.
     pub fn new(message: &'static str) -> Self {
         let bar = ProgressBar::new(0);
-        let style = ProgressStyle::with_template("{msg:>12} [{bar:40}] {pos}/{len} {elapsed_precise} (eta {eta})")
-            .map(|s| s.progress_chars("=> "))
-            .unwrap_or_else(|_| ProgressStyle::default_bar());
+        let style = ProgressStyle::with_template(
+            "{msg:>12} [{bar:40}] {pos}/{len} {elapsed_precise} (eta {eta})",
+        )
+        .map(|s| s.progress_chars("=> "))
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
         bar.set_style(style);
         bar.set_message(message);
         Self(bar)

@@ -58,9 +58,13 @@ fn score(args: &ScoreArgs) -> anyhow::Result<String> {
         .with_context(|| format!("loading annotations from {}", args.annotations.display()))?;
     if let Some(path) = &args.manifest {
         let manifest = Manifest::load(path)?;
-        manifest
-            .verify_annotations(&annotations)
-            .with_context(|| format!("checking {} against {}", args.annotations.display(), path.display()))?;
+        manifest.verify_annotations(&annotations).with_context(|| {
+            format!(
+                "checking {} against {}",
+                args.annotations.display(),
+                path.display()
+            )
+        })?;
     }
     let bar = Bar::new("scoring");
     let evaluation = scorer::score(&annotations, &args.submission, &bar);
