@@ -6,8 +6,8 @@
 use crate::error::{Error, Result};
 use crate::header::{Header, Scaling};
 use crate::mask::{Mask, word_count};
-use crate::read::Stream;
 use crate::sample::Sample;
+use crate::stream::Stream;
 
 /// Decodes a binary mask (rules in [`crate::read_mask`]).
 pub(crate) fn mask<T: Sample>(stream: &mut Stream<'_>, header: &Header) -> Result<Mask> {

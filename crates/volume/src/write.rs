@@ -206,7 +206,7 @@ pub(crate) fn encode_header(geometry: &Geometry, datatype: Datatype) -> Result<[
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::header::Limits;
+    use crate::limits::Limits;
     use crate::read::{read_header, read_mask, read_volume_f32, read_volume_i16};
 
     fn oblique() -> Geometry {
