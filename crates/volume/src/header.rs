@@ -112,7 +112,7 @@ impl Fields<'_> {
 }
 
 impl Header {
-    /// Parses and validates a header; does not look at [`Limits`].
+    /// Parses and validates a header; does not look at [`Limits`](crate::Limits).
     pub fn parse(raw: &[u8; HEADER_SIZE]) -> Result<Header> {
         let little = i32::from_le_bytes([raw[0], raw[1], raw[2], raw[3]]);
         let big = i32::from_be_bytes([raw[0], raw[1], raw[2], raw[3]]);
