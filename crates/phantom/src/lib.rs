@@ -1,1 +1,49 @@
-//! phantom (being written).
+//! Deterministic synthetic chest CT studies with ground truth, shaped like the hidden test
+//! set of `EVALUATION.md` section 1: CT images in Hounsfield units, lung label maps
+//! (1 right lung, 2 left lung) and, for COVID-19 studies, one lesion mask per rater.
+//!
+//! [`plan`] lists the studies of a split (ids, categories, target severities, grids, seeds);
+//! [`generate`] renders one study in memory. The crate does no IO.
+//!
+//! # Orientation
+//!
+//! Voxel `(i, j, k)` lives at `i + nx * (j + ny * k)`. The affine is axis aligned with a
+//! positive diagonal in RAS+ (NIfTI) world coordinates: `i` grows towards the patient's
+//! left, `j` towards anterior and `k` towards the head. The right lung (label 1) therefore
+//! lies at small `i`, the spine at small `j` and the lung apices at large `k`.
+//!
+//! # What a study contains
+//!
+//! A body with skin, subcutaneous fat and muscle, ribs with cortical bone around marrow,
+//! sternum and spine, a mediastinum with heart, aorta, great vessels, oesophagus, trachea
+//! and main bronchi, two lungs near -850 HU whose vessel and airway trees thin towards the
+//! periphery, diaphragm domes over liver, stomach and spleen, the scanner table and
+//! correlated scanner noise. Categories add pathology:
+//! - `covid`: bilateral peripheral ground glass with consolidation and crazy paving, sized
+//!   to hit the target severity, annotated by two raters whose contours differ slightly;
+//! - `pneumonia`: mostly unilateral lobar or segmental consolidation with air bronchograms,
+//!   dependent atelectasis, an elevated hemidiaphragm and sometimes a pleural effusion;
+//! - `nodules`: 1-10 solid nodules and masses of 5-40 mm, some spiculated or calcified, in
+//!   older lungs with dependent density;
+//! - `normal`: clean lungs, at most faint dependent density.
+//!
+//! The non-COVID pathologies are dense, so a Hounsfield-threshold segmenter finds "affected"
+//! lung in them as it does in the paper's test set.
+
+mod anatomy;
+mod geom;
+mod kinds;
+mod lesions;
+mod noise;
+mod pathology;
+mod plan;
+mod render;
+mod slice;
+mod splat;
+mod trees;
+
+pub use kinds::{Category, ParseError, Profile, Split};
+pub use plan::{
+    REFERENCE_COMPOSITION, REFERENCE_SEVERITY_MIX, SeverityClass, StudySeed, StudySpec, plan,
+};
+pub use render::{Study, generate};

@@ -1,0 +1,538 @@
+//! The patient: one study's anatomy, sampled once from its seed, in millimetres relative to
+//! the volume centre (x to the patient's left, y anterior, z superior, as in RAS+).
+//!
+//! Shapes are analytic (ellipses, domes, capsules) so that any point can be classified in a
+//! few dozen flops; [`crate::slice`] turns them into tissue, one axial slice at a time.
+//! Sizes follow adult anatomy and scale with the field of view, as a radiographer picks the
+//! field of view to fit the patient.
+
+use crate::geom::{Segment, V3};
+use rand::RngExt;
+use rand_chacha::ChaCha12Rng;
+
+/// Outer body outline: an ellipse in front, a flatter (squarer) back lying on the table.
+pub(crate) struct Body {
+    pub y0: f32,
+    pub a: f32,
+    pub b_ant: f32,
+    pub b_post: f32,
+    pub fat: f32,
+}
+
+/// Inner outline of the rib cage (the thoracic and upper abdominal cavity) at mid-chest.
+pub(crate) struct Cavity {
+    pub y: f32,
+    pub a: f32,
+    pub b: f32,
+}
+
+/// One hemidiaphragm: a dome whose height falls off towards the costophrenic recesses.
+pub(crate) struct Dome {
+    pub x: f32,
+    pub y: f32,
+    pub z: f32,
+    pub wx: f32,
+    pub wy: f32,
+    pub drop: f32,
+}
+
+impl Dome {
+    fn z_at(&self, x: f32, y: f32) -> f32 {
+        let (u, v) = ((x - self.x) / self.wx, (y - self.y) / self.wy);
+        let t = u * u + v * v;
+        // Saturating fall-off: a paraboloid near the top that levels out at `z - 1.3 drop`,
+        // so the deepest recess, beside the spine, stays inside the scanned range.
+        self.z - self.drop * 1.3 * t / (0.53 + t)
+    }
+}
+
+/// The half-ellipsoid that rounds a lung's apex.
+pub(crate) struct Cap {
+    pub x: f32,
+    pub y: f32,
+    pub z0: f32,
+    pub rx: f32,
+    pub ry: f32,
+    pub rz: f32,
+}
+
+/// The heart: an ellipsoid rotated about z so that its long axis points left and anterior.
+pub(crate) struct Heart {
+    pub c: V3,
+    pub r: [f32; 3],
+    pub cos: f32,
+    pub sin: f32,
+    pub fat: f32,
+}
+
+/// Vertebral column: body, canal and posterior elements repeating with the disc period.
+pub(crate) struct Spine {
+    pub y_body: f32,
+    pub r: f32,
+    pub y_canal: f32,
+    pub r_canal: f32,
+    pub period: f32,
+    pub disc: f32,
+    pub phase: f32,
+}
+
+/// Twelve rib pairs, highest at the spine and sloping down towards the sternum.
+pub(crate) struct Ribs {
+    pub z0: f32,
+    pub pitch: f32,
+    pub drop: f32,
+    pub height: f32,
+}
+
+/// Upper abdomen under the diaphragm: stomach (gas anterior in a supine patient) and spleen.
+pub(crate) struct Abdomen {
+    pub stomach: V3,
+    pub stomach_r: f32,
+    pub air_y: f32,
+    pub spleen: V3,
+    pub spleen_r: [f32; 3],
+}
+
+/// Oblique fissure `z = z0 - slope * (y - y0)` and, for the right lung, the horizontal one.
+pub(crate) struct Fissure {
+    pub y0: f32,
+    pub z0: f32,
+    pub slope: f32,
+    pub horizontal: Option<f32>,
+}
+
+/// Pleural fluid lying posteriorly, deepest at the base.
+pub(crate) struct Effusion {
+    pub side: usize,
+    pub depth: f32,
+}
+
+/// Tissue densities of this patient and scanner.
+pub(crate) struct Hu {
+    pub fat: f32,
+    pub muscle: f32,
+    pub skin: f32,
+    pub blood: f32,
+    pub cortical: f32,
+    pub marrow: f32,
+    pub liver: f32,
+    pub cartilage: f32,
+    pub disc: f32,
+    pub lung: f32,
+    pub gradient: f32,
+    pub texture: f32,
+    pub noise: f32,
+}
+
+/// What fills a mediastinal tube.
+#[derive(Clone, Copy)]
+pub(crate) enum TubeKind {
+    Blood,
+    Airway { wall: f32 },
+    Esophagus { lumen: f32 },
+}
+
+/// A mediastinal structure: a capsule surrounded by `margin` millimetres of fat.
+pub(crate) struct Tube {
+    pub seg: Segment,
+    pub r: f32,
+    pub margin: f32,
+    pub kind: TubeKind,
+}
+
+/// Where the lung trees start: pulmonary artery and main bronchus ends at each hilum,
+/// and the superior and inferior pulmonary veins.
+pub(crate) struct Roots {
+    pub artery: [V3; 2],
+    pub bronchus: [V3; 2],
+    pub veins: [[V3; 2]; 2],
+}
+
+/// One patient. Index 0 of per-side arrays is the right lung (label 1), 1 the left.
+pub(crate) struct Anatomy {
+    pub key: u64,
+    pub fov_r: f32,
+    pub z_apex: f32,
+    pub z_base: f32,
+    pub x_mid: f32,
+    pub body: Body,
+    pub cavity: Cavity,
+    pub domes: [Dome; 2],
+    pub caps: [Cap; 2],
+    pub heart: Heart,
+    pub spine: Spine,
+    pub ribs: Ribs,
+    pub sternum: [f32; 2],
+    pub abdomen: Abdomen,
+    pub table: [f32; 4],
+    pub fissures: [Fissure; 2],
+    pub effusion: Option<Effusion>,
+    pub band: f32,
+    pub hu: Hu,
+    pub tubes: Vec<Tube>,
+    pub roots: Roots,
+}
+
+impl Anatomy {
+    /// Draws a patient for a grid of `shape` voxels of `spacing` millimetres.
+    pub(crate) fn sample(shape: [usize; 3], spacing: [f32; 3], rng: &mut ChaCha12Rng) -> Self {
+        let mut r = |lo: f32, hi: f32| rng.random_range(lo..hi);
+        let fov = (shape[0] as f32 * spacing[0]).min(shape[1] as f32 * spacing[1]) / 2.0;
+        let z_hi = (shape[2] - 1) as f32 * spacing[2] / 2.0;
+        let z_apex = z_hi - r(8.0, 25.0);
+        let z_base = -z_hi + r(8.0, 25.0);
+        let h = z_apex - z_base;
+        let a = fov * r(0.78, 0.88);
+        let b_ant = a * r(0.70, 0.82);
+        let body = Body {
+            y0: fov * r(-0.05, 0.03),
+            a,
+            b_ant,
+            b_post: b_ant * r(0.95, 1.05),
+            fat: r(6.0, 24.0) * a / 150.0,
+        };
+        let (top, bottom) = (
+            body.y0 + body.b_ant - r(14.0, 24.0),
+            body.y0 - body.b_post + r(36.0, 46.0),
+        );
+        let cavity = Cavity {
+            y: (top + bottom) / 2.0,
+            a: a - r(22.0, 34.0),
+            b: (top - bottom) / 2.0,
+        };
+        let (ca, cb, cy) = (cavity.a, cavity.b, cavity.y);
+        let x_mid = r(-4.0, 4.0);
+        let z_right = z_base + h * r(0.26, 0.34);
+        let z_left = z_right - r(10.0, 22.0);
+        let dome = |x: f32, z: f32| Dome {
+            x,
+            y: cy + 0.2 * cb,
+            z,
+            wx: 0.62 * ca,
+            wy: 1.2 * cb,
+            drop: (z - z_base) / 0.85,
+        };
+        let domes = [
+            dome(x_mid - 0.5 * ca, z_right),
+            dome(x_mid + 0.5 * ca, z_left),
+        ];
+        let apex_left = z_apex - r(0.0, 8.0);
+        let mut cap = |x: f32, z: f32| {
+            let rz = r(60.0, 90.0);
+            Cap {
+                x,
+                y: cy - 0.15 * cb,
+                z0: z - rz,
+                rx: 0.5 * ca,
+                ry: 0.75 * cb,
+                rz,
+            }
+        };
+        let caps = [
+            cap(x_mid - 0.45 * ca, z_apex),
+            cap(x_mid + 0.45 * ca, apex_left),
+        ];
+        let (hr, angle) = ([r(60.0, 70.0), r(44.0, 52.0), r(50.0, 60.0)], r(0.45, 0.8));
+        // The heart lies against the anterior chest wall, behind a thin rim of lung.
+        let hy = cy + cb - r(4.0, 12.0) - 0.8 * hr[1];
+        let heart = Heart {
+            c: V3::new(x_mid + r(20.0, 35.0), hy, z_left + hr[2] * r(0.3, 0.5)),
+            r: hr,
+            cos: angle.cos(),
+            sin: angle.sin(),
+            fat: r(3.0, 8.0),
+        };
+        let sr = r(15.0, 19.0);
+        // The vertebral body bulges into the chest; the lungs wrap around it.
+        let y_body = cy - cb + 1.9 * sr;
+        let r_canal = r(7.0, 8.5);
+        let period = r(26.0, 31.0);
+        let spine = Spine {
+            y_body,
+            r: sr,
+            y_canal: y_body - sr - r_canal - 1.5,
+            r_canal,
+            period,
+            disc: r(5.0, 8.0),
+            phase: r(0.0, period),
+        };
+        let rib_top = z_apex + r(0.0, 8.0);
+        let ribs = Ribs {
+            z0: rib_top,
+            pitch: (rib_top - z_base - r(5.0, 20.0)) / 11.0,
+            drop: r(80.0, 120.0),
+            height: r(10.0, 14.0),
+        };
+        let sternum = [z_apex - r(20.0, 35.0), heart.c.z - 0.6 * hr[2]];
+        let stomach_r = r(25.0, 38.0);
+        let stomach = V3::new(
+            x_mid + 0.45 * ca,
+            cy + 0.1 * cb,
+            z_left - stomach_r - r(0.0, 8.0),
+        );
+        let abdomen = Abdomen {
+            stomach,
+            stomach_r,
+            air_y: stomach.y + stomach_r * r(0.2, 0.6),
+            spleen: V3::new(x_mid + 0.65 * ca, cy - 0.45 * cb, z_left - r(35.0, 55.0)),
+            spleen_r: [r(25.0, 32.0), r(40.0, 50.0), r(45.0, 60.0)],
+        };
+        let table = [
+            body.y0 - body.b_post - r(2.0, 12.0),
+            r(9.0, 14.0),
+            r(10.0, 25.0) / (a * a),
+            a * 1.15,
+        ];
+        let z_carina = z_base + h * r(0.58, 0.66);
+        let mut fissure = |right: bool| Fissure {
+            y0: cy + cb * r(-0.1, 0.1),
+            z0: z_carina - r(10.0, 25.0),
+            slope: r(0.9, 1.3),
+            horizontal: right.then(|| z_carina - r(25.0, 40.0)),
+        };
+        let fissures = [fissure(true), fissure(false)];
+        let hu = Hu {
+            fat: r(-110.0, -90.0),
+            muscle: r(38.0, 55.0),
+            skin: r(20.0, 40.0),
+            blood: r(35.0, 48.0),
+            cortical: r(750.0, 1000.0),
+            marrow: r(180.0, 320.0),
+            liver: r(50.0, 66.0),
+            cartilage: r(90.0, 160.0),
+            disc: r(70.0, 100.0),
+            lung: r(-905.0, -885.0),
+            gradient: r(30.0, 60.0),
+            texture: r(12.0, 22.0),
+            noise: r(10.0, 20.0),
+        };
+        let band = r(2.0, 5.0);
+        let key = rng.random::<u64>();
+        let mut an = Self {
+            key,
+            fov_r: fov,
+            z_apex,
+            z_base,
+            x_mid,
+            body,
+            cavity,
+            domes,
+            caps,
+            heart,
+            spine,
+            ribs,
+            sternum,
+            abdomen,
+            table,
+            fissures,
+            effusion: None,
+            band,
+            hu,
+            tubes: Vec::new(),
+            roots: Roots {
+                artery: [V3::default(); 2],
+                bronchus: [V3::default(); 2],
+                veins: [[V3::default(); 2]; 2],
+            },
+        };
+        mediastinum(&mut an, z_carina, z_hi, rng);
+        an
+    }
+
+    /// Height of the diaphragm under `(x, y)`: the higher of the two domes.
+    #[inline]
+    pub(crate) fn diaphragm_z(&self, x: f32, y: f32) -> f32 {
+        self.domes[0].z_at(x, y).max(self.domes[1].z_at(x, y))
+    }
+
+    /// Lobe of a lung point: 0 right upper, 1 right middle, 2 right lower, 3 left upper,
+    /// 4 left lower. Fissures run from posterior-superior to anterior-inferior.
+    pub(crate) fn lobe(&self, side: usize, y: f32, z: f32) -> u8 {
+        let f = &self.fissures[side];
+        let lower = z < f.z0 - f.slope * (y - f.y0);
+        match (side, lower, f.horizontal) {
+            (0, true, _) => 2,
+            (0, false, Some(zh)) if z < zh => 1,
+            (0, false, _) => 0,
+            (_, true, _) => 4,
+            _ => 3,
+        }
+    }
+
+    /// Relative height: 0 at the lowest lung recess, 1 at the apex.
+    #[inline]
+    pub(crate) fn height(&self, z: f32) -> f32 {
+        (z - self.z_base) / (self.z_apex - self.z_base)
+    }
+}
+
+/// Adds the mediastinal tubes (airways, aorta and its branches, veins, pulmonary arteries,
+/// oesophagus) around a carina at height `z_car`, and records the roots of the lung trees.
+fn mediastinum(an: &mut Anatomy, z_car: f32, z_hi: f32, rng: &mut ChaCha12Rng) {
+    let mut r = |lo: f32, hi: f32| rng.random_range(lo..hi);
+    let (xm, sp, hz) = (an.x_mid, &an.spine, &an.heart);
+    let top = z_hi + 30.0;
+    let (r_es, x_es) = (r(7.0, 9.0), xm + r(3.0, 9.0));
+    let y_es = sp.y_body + sp.r + r_es + 1.5;
+    let (r_tr, x_tr) = (r(8.0, 10.5), xm - r(0.0, 4.0));
+    let y_tr = y_es + 0.4 * r_es + r_tr + 2.0;
+    let v = V3::new;
+    let carina = v(x_tr, y_tr, z_car);
+    let rb = v(
+        x_tr - r(20.0, 26.0),
+        y_tr - r(0.0, 6.0),
+        z_car - r(16.0, 24.0),
+    );
+    let lb = v(
+        x_tr + r(36.0, 46.0),
+        y_tr - r(4.0, 10.0),
+        z_car - r(26.0, 34.0),
+    );
+    let z_arch = z_car + r(15.0, 30.0);
+    let r_aa = r(13.0, 17.0);
+    let a0 = v(
+        xm + r(-2.0, 6.0),
+        hz.c.y + 0.2 * hz.r[1],
+        hz.c.z + 0.4 * hz.r[2],
+    );
+    let a1 = v(xm - r(6.0, 14.0), y_tr + r(25.0, 35.0), z_arch - 6.0);
+    let a2 = v(xm + r(0.0, 6.0), y_tr + r(6.0, 12.0), z_arch + 6.0);
+    let a3 = v(xm + r(18.0, 24.0), y_es + r(-2.0, 4.0), z_arch - 4.0);
+    let a4 = v(xm + r(20.0, 25.0), sp.y_body + r(15.0, 20.0), z_car - 40.0);
+    let a5 = v(
+        xm + r(8.0, 14.0),
+        sp.y_body + sp.r + r(2.0, 6.0),
+        -z_hi - 30.0,
+    );
+    let r_da = r(11.0, 14.0);
+    let s0 = v(xm - r(22.0, 30.0), y_tr + r(18.0, 26.0), z_arch + 30.0);
+    let s1 = v(xm - r(18.0, 26.0), hz.c.y, hz.c.z + 0.45 * hz.r[2]);
+    let p0 = v(
+        hz.c.x - r(0.0, 10.0),
+        hz.c.y + 0.5 * hz.r[1],
+        hz.c.z + 0.45 * hz.r[2],
+    );
+    let p1 = v(
+        xm + r(10.0, 18.0),
+        y_tr + r(10.0, 18.0),
+        z_car - r(0.0, 8.0),
+    );
+    let rh = v(
+        x_tr - r(40.0, 50.0),
+        y_tr + r(-4.0, 4.0),
+        z_car - r(10.0, 18.0),
+    );
+    let lh = v(
+        x_tr + r(46.0, 56.0),
+        y_tr - r(4.0, 10.0),
+        z_car + r(-4.0, 4.0),
+    );
+    let la = v(
+        hz.c.x - 0.25 * hz.r[0],
+        hz.c.y - 0.6 * hz.r[1],
+        hz.c.z + 0.25 * hz.r[2],
+    );
+    let veins = [
+        [
+            v(
+                x_tr - r(36.0, 44.0),
+                y_tr + r(5.0, 15.0),
+                z_car - r(25.0, 35.0),
+            ),
+            v(
+                x_tr - r(38.0, 46.0),
+                y_tr - r(0.0, 10.0),
+                z_car - r(50.0, 60.0),
+            ),
+        ],
+        [
+            v(
+                x_tr + r(40.0, 48.0),
+                y_tr + r(0.0, 10.0),
+                z_car - r(30.0, 40.0),
+            ),
+            v(
+                x_tr + r(40.0, 48.0),
+                y_tr - r(5.0, 12.0),
+                z_car - r(55.0, 65.0),
+            ),
+        ],
+    ];
+    let lumen = if r(0.0, 1.0) < 0.5 { r(1.5, 3.0) } else { 0.0 };
+    let blood = TubeKind::Blood;
+    let mut list = vec![
+        (
+            v(x_tr, y_tr + 8.0, top),
+            carina,
+            r_tr,
+            5.0,
+            TubeKind::Airway { wall: 2.0 },
+        ),
+        (carina, rb, r(6.0, 7.5), 2.0, TubeKind::Airway { wall: 1.5 }),
+        (carina, lb, r(5.5, 7.0), 2.0, TubeKind::Airway { wall: 1.5 }),
+        (
+            v(x_es, y_es, top),
+            v(x_es + 4.0, y_es + 6.0, an.domes[1].z - 5.0),
+            r_es,
+            6.0,
+            TubeKind::Esophagus { lumen },
+        ),
+        (a0, a1, r_aa, 6.0, blood),
+        (a1, a2, 0.9 * r_aa, 6.0, blood),
+        (a2, a3, 0.85 * r_aa, 6.0, blood),
+        (a3, a4, r_da, 6.0, blood),
+        (a4, a5, r_da, 6.0, blood),
+        (
+            v(xm - 8.0, y_tr + 14.0, z_arch + 8.0),
+            v(xm - 20.0, y_tr + 6.0, top),
+            6.5,
+            3.0,
+            blood,
+        ),
+        (
+            v(xm + 2.0, y_tr + 12.0, z_arch + 10.0),
+            v(xm + 14.0, y_tr + 10.0, top),
+            4.5,
+            3.0,
+            blood,
+        ),
+        (
+            v(xm + 12.0, y_tr + 2.0, z_arch + 8.0),
+            v(xm + 30.0, y_tr - 2.0, top),
+            5.0,
+            3.0,
+            blood,
+        ),
+        (s0, s1, r(9.0, 11.0), 3.0, blood),
+        (
+            v(xm + 35.0, y_tr + 28.0, z_arch + 38.0),
+            s0,
+            6.0,
+            3.0,
+            blood,
+        ),
+        (v(xm - 45.0, y_tr + 15.0, top), s0, 7.0, 3.0, blood),
+        (p0, p1, r(12.0, 15.0), 3.0, blood),
+        (p1, rh, r(9.0, 11.0), 3.0, blood),
+        (p1, lh, r(9.0, 11.0), 3.0, blood),
+    ];
+    for side in &veins {
+        for &end in side {
+            list.push((la, end, r(5.5, 7.0), 2.0, blood));
+        }
+    }
+    an.tubes = list
+        .into_iter()
+        .map(|(a, b, r, margin, kind)| Tube {
+            seg: Segment::new(a, b),
+            r,
+            margin,
+            kind,
+        })
+        .collect();
+    an.roots = Roots {
+        artery: [rh, lh],
+        bronchus: [rb, lb],
+        veins,
+    };
+}

@@ -1,0 +1,335 @@
+//! Which studies a split holds: ids, categories, target severities, geometries and seeds.
+//!
+//! # Seed spaces
+//!
+//! Every random choice comes from a ChaCha12 generator whose 256-bit key is
+//! `base seed (8 bytes LE) | slot (8 bytes LE) | 16 zero bytes` and whose 64-bit stream
+//! number is the split (test 0, train 1, validation 2). A study's slot is its index in
+//! the split; the plan itself uses slot `u64::MAX`, which no study can have.
+//!
+//! Two studies therefore share a (key, stream) pair only if they share split, base seed and
+//! index. A training study and a test study always differ in the stream number, whatever
+//! seeds and counts the two plans were given, so they consume distinct ChaCha keystreams:
+//! a collision would be a distinguisher for ChaCha itself. Ids differ too (`study_0001`
+//! versus `train_0001`). Ids are numbered after shuffling, so they never encode a category.
+
+use crate::kinds::{Category, Profile, Split};
+use rand::seq::SliceRandom;
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha12Rng;
+use volume::Geometry;
+
+/// The test set of the paper (sec. 3.5): 33 COVID-19 (Mosmed-20), 36 other pathologies
+/// (Mosmed-Lung-Cancer-500, split here into pneumonia and nodules) and 32 normal studies.
+pub const REFERENCE_COMPOSITION: [(Category, usize); 4] = [
+    (Category::Covid, 33),
+    (Category::Pneumonia, 18),
+    (Category::Nodules, 18),
+    (Category::Normal, 32),
+];
+
+/// The Mosmed-20 severity mix of the reference COVID-19 studies: CT1, CT2, CT3, CT4.
+pub const REFERENCE_SEVERITY_MIX: [usize; 4] = [27, 2, 3, 1];
+
+/// Training and validation spread severity more evenly so that models see every class.
+const TRAINING_SEVERITY_MIX: [usize; 4] = [40, 25, 20, 15];
+
+/// Slice spacings of clinical protocols; 8 mm is the public Mosmed-1110 spacing.
+const SLICE_SPACINGS: [f64; 8] = [1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 5.0, 8.0];
+
+/// Plan slot of the generator that shuffles categories and draws targets and geometries.
+const PLAN_SLOT: u64 = u64::MAX;
+
+/// The visual CT1-CT4 grading of COVID-19 by affected percentage of the more affected lung.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SeverityClass {
+    /// Up to 25 % affected.
+    Ct1,
+    /// 25-50 % affected.
+    Ct2,
+    /// 50-75 % affected.
+    Ct3,
+    /// Over 75 % affected.
+    Ct4,
+}
+
+impl SeverityClass {
+    /// All classes from mildest to most severe.
+    pub const ALL: [SeverityClass; 4] = [Self::Ct1, Self::Ct2, Self::Ct3, Self::Ct4];
+
+    /// The class of an affected percentage; `None` for 0 (no lesions) or less.
+    pub fn of_percent(percent: f64) -> Option<Self> {
+        match percent {
+            p if p <= 0.0 => None,
+            p if p <= 25.0 => Some(Self::Ct1),
+            p if p <= 50.0 => Some(Self::Ct2),
+            p if p <= 75.0 => Some(Self::Ct3),
+            _ => Some(Self::Ct4),
+        }
+    }
+
+    /// The interval targets are drawn from: inside the class with a margin, so that the
+    /// two raters' contour differences cannot move a study into a neighbouring class.
+    fn target_range(self) -> (f64, f64) {
+        match self {
+            Self::Ct1 => (1.5, 21.0),
+            Self::Ct2 => (30.0, 45.0),
+            Self::Ct3 => (55.0, 70.0),
+            Self::Ct4 => (80.0, 92.0),
+        }
+    }
+}
+
+/// Where a study's randomness comes from; see the module docs for why splits never collide.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct StudySeed {
+    /// The split, used as the ChaCha stream number.
+    pub split: Split,
+    /// The seed given to [`plan`].
+    pub base: u64,
+    /// The study's index in its split.
+    pub index: u64,
+}
+
+impl StudySeed {
+    pub(crate) fn rng(&self) -> ChaCha12Rng {
+        chacha(self.split, self.base, self.index)
+    }
+}
+
+/// One study to generate.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StudySpec {
+    /// Public identifier, e.g. `study_0007`; it says nothing about the category.
+    pub id: String,
+    /// What the study shows.
+    pub category: Category,
+    /// For COVID-19 studies, the intended affected percentage of the more affected lung.
+    pub target_severity: Option<f64>,
+    /// Voxel grid of the image and of all its masks.
+    pub geometry: Geometry,
+    /// Seed of everything [`generate`](crate::generate) draws for this study.
+    pub seed: StudySeed,
+}
+
+impl StudySpec {
+    /// The CT1-CT4 class of the target severity (`None` for non-COVID studies).
+    pub fn severity_class(&self) -> Option<SeverityClass> {
+        self.target_severity.and_then(SeverityClass::of_percent)
+    }
+}
+
+/// Lists the studies of a split, sorted by id.
+///
+/// `Test` holds the 101 studies of [`REFERENCE_COMPOSITION`] with the
+/// [`REFERENCE_SEVERITY_MIX`]; `Train` defaults to 120 studies and `Val` to 30, in the same
+/// category proportions with a more even severity mix. `count` overrides the size of any
+/// split, keeping the proportions (largest remainders). The same arguments always give
+/// the same plan, and `Demo` and `Realistic` plans share categories and targets.
+pub fn plan(split: Split, profile: Profile, seed: u64, count: Option<usize>) -> Vec<StudySpec> {
+    let (prefix, default, mix) = match split {
+        Split::Test => ("study", 101, REFERENCE_SEVERITY_MIX),
+        Split::Train => ("train", 120, TRAINING_SEVERITY_MIX),
+        Split::Val => ("val", 30, TRAINING_SEVERITY_MIX),
+    };
+    let n = count.unwrap_or(default);
+    let counts = apportion(n, &REFERENCE_COMPOSITION.map(|(_, c)| c));
+    let severities = apportion(counts[0], &mix);
+    let mut entries: Vec<(Category, Option<SeverityClass>)> = Vec::with_capacity(n);
+    for (class, &k) in SeverityClass::ALL.iter().zip(&severities) {
+        entries.extend(std::iter::repeat_n((Category::Covid, Some(*class)), k));
+    }
+    for ((category, _), &k) in REFERENCE_COMPOSITION.iter().zip(&counts).skip(1) {
+        entries.extend(std::iter::repeat_n((*category, None), k));
+    }
+    let mut rng = chacha(split, seed, PLAN_SLOT);
+    entries.shuffle(&mut rng);
+    let width = n.to_string().len().max(4);
+    entries
+        .into_iter()
+        .enumerate()
+        .map(|(index, (category, class))| {
+            let target_severity = class.map(|c| {
+                let (lo, hi) = c.target_range();
+                rng.random_range(lo..hi)
+            });
+            let geometry = sample_geometry(profile, &mut rng);
+            StudySpec {
+                id: format!("{prefix}_{:0width$}", index + 1),
+                category,
+                target_severity,
+                geometry,
+                seed: StudySeed {
+                    split,
+                    base: seed,
+                    index: index as u64,
+                },
+            }
+        })
+        .collect()
+}
+
+fn chacha(split: Split, base: u64, slot: u64) -> ChaCha12Rng {
+    let mut key = [0u8; 32];
+    key[..8].copy_from_slice(&base.to_le_bytes());
+    key[8..16].copy_from_slice(&slot.to_le_bytes());
+    let mut rng = ChaCha12Rng::from_seed(key);
+    rng.set_stream(match split {
+        Split::Test => 0,
+        Split::Train => 1,
+        Split::Val => 2,
+    });
+    rng
+}
+
+/// Splits `n` in proportion to `weights` by largest remainders (ties to the earlier entry).
+fn apportion(n: usize, weights: &[usize]) -> Vec<usize> {
+    let total: usize = weights.iter().sum();
+    let mut out: Vec<usize> = weights.iter().map(|w| n * w / total).collect();
+    let mut order: Vec<usize> = (0..weights.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(n * weights[i] % total));
+    let missing = n - out.iter().sum::<usize>();
+    for &i in order.iter().take(missing) {
+        out[i] += 1;
+    }
+    out
+}
+
+/// Draws a scanner protocol. The draws are the same for both profiles; only the mapping to
+/// a grid differs, so a demo plan is a downsampled twin of the realistic plan.
+fn sample_geometry(profile: Profile, rng: &mut ChaCha12Rng) -> Geometry {
+    // Display field of view in whole millimetres, chosen to fit the patient as scanners do.
+    let fov = (512.0 * rng.random_range(0.6..0.9f64)).round();
+    let extent = rng.random_range(280.0..340.0f64);
+    let dz = SLICE_SPACINGS[rng.random_range(0..SLICE_SPACINGS.len())];
+    let (n, dz, max_slices) = match profile {
+        Profile::Realistic => (512, dz, 300),
+        Profile::Demo => (128, dz.max(extent / 63.0), 64),
+    };
+    let nz = ((extent / dz).round() as usize + 1).min(max_slices);
+    let pixel = fov / n as f64;
+    Geometry::axis_aligned([n, n, nz], [pixel, pixel, dz])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn apportioning_keeps_the_total_and_the_reference_counts() {
+        let reference = REFERENCE_COMPOSITION.map(|(_, c)| c);
+        assert_eq!(apportion(101, &reference), reference);
+        assert_eq!(
+            apportion(33, &REFERENCE_SEVERITY_MIX),
+            REFERENCE_SEVERITY_MIX
+        );
+        let train = apportion(120, &reference);
+        assert_eq!(train.iter().sum::<usize>(), 120);
+        assert_eq!(train, [39, 22, 21, 38]);
+        assert_eq!(apportion(0, &reference), [0, 0, 0, 0]);
+    }
+
+    #[test]
+    fn the_test_plan_has_the_reference_composition() {
+        let specs = plan(Split::Test, Profile::Demo, 42, None);
+        assert_eq!(specs.len(), 101);
+        for (category, count) in REFERENCE_COMPOSITION {
+            assert_eq!(
+                specs.iter().filter(|s| s.category == category).count(),
+                count
+            );
+        }
+        for (class, count) in SeverityClass::ALL.iter().zip(REFERENCE_SEVERITY_MIX) {
+            let n = specs
+                .iter()
+                .filter(|s| s.severity_class() == Some(*class))
+                .count();
+            assert_eq!(n, count, "{class:?}");
+        }
+        assert!(
+            specs
+                .iter()
+                .all(|s| s.target_severity.is_some() == (s.category == Category::Covid))
+        );
+    }
+
+    #[test]
+    fn ids_are_sequential_and_do_not_follow_categories() {
+        let specs = plan(Split::Test, Profile::Demo, 42, None);
+        for (i, s) in specs.iter().enumerate() {
+            assert_eq!(s.id, format!("study_{:04}", i + 1));
+            assert!(!s.id.contains(s.category.as_str()));
+        }
+        // Sorted ids would be sorted categories if the plan did not shuffle; demand many runs.
+        let changes = specs
+            .windows(2)
+            .filter(|w| w[0].category != w[1].category)
+            .count();
+        assert!(
+            changes > 40,
+            "only {changes} category changes along the ids"
+        );
+        let other = plan(Split::Test, Profile::Demo, 43, None);
+        assert!(
+            specs
+                .iter()
+                .zip(&other)
+                .any(|(a, b)| a.category != b.category)
+        );
+    }
+
+    #[test]
+    fn splits_use_distinct_ids_and_seed_streams() {
+        let test = plan(Split::Test, Profile::Demo, 1, None);
+        let train = plan(Split::Train, Profile::Demo, 1, None);
+        let val = plan(Split::Val, Profile::Demo, 1, Some(7));
+        assert_eq!((train.len(), val.len()), (120, 7));
+        assert_eq!(train[0].id, "train_0001");
+        assert_eq!(val[6].id, "val_0007");
+        assert!(
+            train
+                .iter()
+                .all(|t| test.iter().all(|s| s.id != t.id && s.seed != t.seed))
+        );
+        let (mut a, mut b) = (test[0].seed.rng(), train[0].seed.rng());
+        assert_ne!(a.random::<[u64; 4]>(), b.random::<[u64; 4]>());
+    }
+
+    #[test]
+    fn plans_are_deterministic_and_profiles_share_categories() {
+        let a = plan(Split::Train, Profile::Demo, 5, Some(20));
+        assert_eq!(a, plan(Split::Train, Profile::Demo, 5, Some(20)));
+        let r = plan(Split::Train, Profile::Realistic, 5, Some(20));
+        assert!(
+            a.iter()
+                .zip(&r)
+                .all(|(d, r)| d.category == r.category && d.target_severity == r.target_severity)
+        );
+    }
+
+    #[test]
+    fn geometries_stay_within_the_profile_bounds() {
+        for s in plan(Split::Test, Profile::Demo, 3, None) {
+            let [nx, ny, nz] = s.geometry.shape;
+            let sp = s.geometry.spacing();
+            assert!(
+                nx == 128 && ny == 128 && (30..=64).contains(&nz),
+                "{:?}",
+                s.geometry
+            );
+            assert!((2.3..3.7).contains(&sp[0]));
+            assert!((270.0..=345.0).contains(&(sp[2] * (nz - 1) as f64)));
+        }
+        for s in plan(Split::Test, Profile::Realistic, 3, None) {
+            let [nx, ny, nz] = s.geometry.shape;
+            let sp = s.geometry.spacing();
+            assert!(
+                nx == 512 && ny == 512 && (35..=300).contains(&nz),
+                "{:?}",
+                s.geometry
+            );
+            assert!((0.6..=0.9).contains(&sp[0]) && (1.0..=8.0).contains(&sp[2]));
+            assert!((270.0..=345.0).contains(&(sp[2] * (nz - 1) as f64)));
+        }
+    }
+}
