@@ -201,9 +201,9 @@ impl Anatomy {
             b: (top - bottom) / 2.0,
         };
         let (ca, cb, cy) = (cavity.a, cavity.b, cavity.y);
-        let x_mid = r(-4.0, 4.0);
+        let x_mid = r(-3.0, 3.0);
         let z_right = z_base + h * r(0.26, 0.34);
-        let z_left = z_right - r(10.0, 22.0);
+        let z_left = z_right - r(8.0, 15.0);
         let dome = |x: f32, z: f32| Dome {
             x,
             y: cy + 0.2 * cb,
@@ -236,7 +236,7 @@ impl Anatomy {
         // The heart lies against the anterior chest wall, behind a thin rim of lung.
         let hy = cy + cb - r(4.0, 12.0) - 0.8 * hr[1];
         let heart = Heart {
-            c: V3::new(x_mid + r(20.0, 35.0), hy, z_left + hr[2] * r(0.3, 0.5)),
+            c: V3::new(x_mid + r(28.0, 40.0), hy, z_left + hr[2] * r(0.3, 0.5)),
             r: hr,
             cos: angle.cos(),
             sin: angle.sin(),
@@ -301,7 +301,7 @@ impl Anatomy {
             liver: r(50.0, 66.0),
             cartilage: r(90.0, 160.0),
             disc: r(70.0, 100.0),
-            lung: r(-905.0, -885.0),
+            lung: r(-915.0, -895.0),
             gradient: r(30.0, 60.0),
             texture: r(12.0, 22.0),
             noise: r(10.0, 20.0),
@@ -346,10 +346,12 @@ impl Anatomy {
     }
 
     /// Lobe of a lung point: 0 right upper, 1 right middle, 2 right lower, 3 left upper,
-    /// 4 left lower. Fissures run from posterior-superior to anterior-inferior.
-    pub(crate) fn lobe(&self, side: usize, y: f32, z: f32) -> u8 {
+    /// 4 left lower. The oblique fissures run from posterior-superior to anterior-inferior
+    /// and, on an axial slice, from the hilum anterolaterally.
+    pub(crate) fn lobe(&self, side: usize, x: f32, y: f32, z: f32) -> u8 {
         let f = &self.fissures[side];
-        let lower = z < f.z0 - f.slope * (y - f.y0);
+        let lateral = (x - self.x_mid).abs() - 60.0;
+        let lower = z < f.z0 - f.slope * (y - f.y0 - 0.3 * lateral);
         match (side, lower, f.horizontal) {
             (0, true, _) => 2,
             (0, false, Some(zh)) if z < zh => 1,

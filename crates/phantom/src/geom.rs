@@ -140,7 +140,7 @@ pub(crate) struct Grid {
 impl Grid {
     /// # Panics
     /// If the affine is not axis aligned with a positive diagonal (RAS+ voxel axes), the
-    /// only kind of grid [`crate::plan`] produces.
+    /// only kind of grid [`crate::plan()`] produces.
     pub(crate) fn new(g: &volume::Geometry) -> Self {
         for (row, r) in g.affine.iter().enumerate() {
             for (col, &v) in r.iter().take(3).enumerate() {

@@ -153,7 +153,7 @@ impl<'a> LesionSlice<'a> {
                 continue;
             }
             if b.lobe
-                .is_some_and(|l| an.lobe(usize::from(side - 1), p.y, p.z) != l)
+                .is_some_and(|l| an.lobe(usize::from(side - 1), p.x, p.y, p.z) != l)
             {
                 continue;
             }

@@ -2,7 +2,7 @@
 //! set of `EVALUATION.md` section 1: CT images in Hounsfield units, lung label maps
 //! (1 right lung, 2 left lung) and, for COVID-19 studies, one lesion mask per rater.
 //!
-//! [`plan`] lists the studies of a split (ids, categories, target severities, grids, seeds);
+//! [`plan()`] lists the studies of a split (ids, categories, target severities, grids, seeds);
 //! [`generate`] renders one study in memory. The crate does no IO.
 //!
 //! # Orientation

@@ -20,8 +20,11 @@ use std::f32::consts::PI;
 /// Gravity-dependent density along the posterior lung base: atelectasis or hypoventilation.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Band {
+    /// Thickness at the base, millimetres.
     pub depth: f32,
     pub hu: f32,
+    /// Relative lung height (0 base, 1 apex) where the band has faded out.
+    pub top: f32,
 }
 
 /// A study's pathology, before COVID-19 lesions are scaled to their target severity.
@@ -71,6 +74,7 @@ fn faint_bands(rng: &mut ChaCha12Rng, p: f64) -> [Option<Band>; 2] {
     let band = Band {
         depth: rng.random_range(4.0..10.0),
         hu: rng.random_range(-730.0..-650.0),
+        top: 0.6,
     };
     [Some(band); 2]
 }
@@ -144,11 +148,13 @@ fn pneumonia(an: &mut Anatomy, rng: &mut ChaCha12Rng, p: &mut Pathology) {
     p.bands[side] = Some(Band {
         depth: rng.random_range(10.0..30.0),
         hu: rng.random_range(0.0..40.0),
+        top: 0.6,
     });
     if rng.random_bool(0.3) {
         p.bands[1 - side] = Some(Band {
             depth: rng.random_range(5.0..15.0),
             hu: rng.random_range(-600.0..-400.0),
+            top: 0.6,
         });
     }
     let lobe = match (side, rng.random_range(0.0..1.0f32)) {
@@ -159,7 +165,7 @@ fn pneumonia(an: &mut Anatomy, rng: &mut ChaCha12Rng, p: &mut Pathology) {
         _ => 4,
     };
     for _ in 0..rng.random_range(1..=2) {
-        consolidation(an, side, lobe, (30.0, 60.0), rng, &mut p.blobs);
+        consolidation(an, side, lobe, (50.0, 90.0), rng, &mut p.blobs);
     }
     if rng.random_bool(0.25) {
         let other = usize::from(rng.random_bool(0.5));
@@ -182,12 +188,12 @@ fn consolidation(
 ) {
     let mut c = lung_point(an, side, rng);
     for _ in 0..200 {
-        if an.lobe(side, c.y, c.z) == lobe {
+        if an.lobe(side, c.x, c.y, c.z) == lobe {
             break;
         }
         c = lung_point(an, side, rng);
     }
-    let lobe = an.lobe(side, c.y, c.z);
+    let lobe = an.lobe(side, c.x, c.y, c.z);
     let r = [(); 3].map(|_| rng.random_range(radius.0..radius.1));
     let hu = rng.random_range(-60.0..40.0);
     let mut b = blob(
@@ -205,20 +211,29 @@ fn consolidation(
 }
 
 /// 1-10 solid nodules and masses of 5-40 mm in an older patient's lungs.
+///
+/// These are older, often smoking patients (Mosmed-Lung-Cancer-500 is over 50): most have
+/// dependent atelectasis or subpleural interstitial change at the bases, and a central mass
+/// may collapse or consolidate the lung segment it obstructs.
 fn nodules(an: &Anatomy, rng: &mut ChaCha12Rng, p: &mut Pathology) {
-    if rng.random_bool(0.7) {
+    if rng.random_bool(0.8) {
         let band = Band {
-            depth: rng.random_range(8.0..25.0),
-            hu: rng.random_range(-620.0..-380.0),
+            depth: rng.random_range(20.0..45.0),
+            hu: rng.random_range(-500.0..-200.0),
+            top: 0.8,
         };
         p.bands = [Some(band); 2];
     }
+    let mut largest = (0.0, 0, V3::default());
     let count = 1 + (9.0 * rng.random_range(0.0..1.0f32).powi(2)) as usize;
     for _ in 0..count {
         let d = 5.0 * 8f32.powf(rng.random_range(0.0..1.0));
         let r = d / 2.0;
         let side = usize::from(rng.random_bool(0.45));
         let c = inner_point(an, side, r, rng);
+        if d > largest.0 {
+            largest = (d, side, c);
+        }
         let hu = if d < 10.0 && rng.random_bool(0.1) {
             rng.random_range(350.0..600.0)
         } else {
@@ -258,6 +273,12 @@ fn nodules(an: &Anatomy, rng: &mut ChaCha12Rng, p: &mut Pathology) {
                 });
             }
         }
+    }
+    let (d, side, c) = largest;
+    if d > 15.0 && rng.random_bool(0.5) {
+        // Post-obstructive collapse and consolidation of the mass's segment.
+        let lobe = an.lobe(side, c.x, c.y, c.z);
+        consolidation(an, side, lobe, (25.0, 45.0), rng, &mut p.blobs);
     }
 }
 

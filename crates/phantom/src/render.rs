@@ -74,7 +74,7 @@ impl Study {
 /// Generates the study `spec` describes. The same spec always gives the same study.
 ///
 /// # Panics
-/// If `spec.geometry` is not axis aligned with a positive diagonal, as [`crate::plan`]
+/// If `spec.geometry` is not axis aligned with a positive diagonal, as [`crate::plan()`]
 /// always makes it.
 pub fn generate(spec: &StudySpec) -> Study {
     let grid = Grid::new(&spec.geometry);
@@ -219,7 +219,8 @@ impl Scene<'_> {
                             + an.hu.gradient * (1.0 - smoothstep(0.0, 90.0, d_post))
                             + 2.0 * an.hu.texture * (0.6 * c + 0.4 * f);
                         if let Some(b) = self.path.bands[usize::from(side - 1)] {
-                            let depth = b.depth * smoothstep(0.65, 0.3, t) * (1.0 + 0.35 * c);
+                            let depth =
+                                b.depth * smoothstep(b.top, 0.5 * b.top, t) * (1.0 + 0.35 * c);
                             v = lerp(v, b.hu, smoothstep(depth + 3.0, depth - 3.0, d_post - eff));
                         }
                         if let Some(hit) = lesions.hit(an, &scratch.blobs, side, V3::new(x, y, z)) {

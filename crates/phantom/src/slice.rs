@@ -233,7 +233,7 @@ impl<'a> Slice<'a> {
         let transverse =
             (y - sp.y_canal + 0.4 * (dx - sp.r_canal)).abs() < 4.5 && dx < sp.r_canal + 22.0;
         (self.vertebra && (arch || spinous || transverse))
-            .then(|| 0.6 * hu.cortical + 0.4 * hu.marrow)
+            .then_some(0.6 * hu.cortical + 0.4 * hu.marrow)
     }
 
     /// Chest wall between skin and rib cage: skin, fat, muscle, ribs, cartilage, sternum.
@@ -259,7 +259,7 @@ impl<'a> Slice<'a> {
             let dxm = x - an.x_mid;
             if self.sternum_half > 0.0 && cy > 0.0 && dxm.abs() < self.sternum_half {
                 let shell =
-                    out < 2.5 || out > RIB_ZONE - 1.5 || dxm.abs() > self.sternum_half - 1.5;
+                    !(2.5..=RIB_ZONE - 1.5).contains(&out) || dxm.abs() > self.sternum_half - 1.5;
                 return if shell { hu.cortical } else { hu.marrow };
             }
             if let Some(v) = self.rib(dxm.abs(), cy, out) {

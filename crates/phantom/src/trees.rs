@@ -21,7 +21,7 @@ pub(crate) struct LungTube {
 }
 
 /// Radius of the lobar arteries and veins where the trees start, in millimetres.
-const ROOT_RADIUS: f32 = 8.0;
+const ROOT_RADIUS: f32 = 7.0;
 
 /// A uniformly random point of lung `side` (0 right, 1 left), by rejection.
 pub(crate) fn lung_point(an: &Anatomy, side: usize, rng: &mut ChaCha12Rng) -> V3 {
@@ -205,7 +205,7 @@ mod tests {
         assert_eq!(vessels.len(), 2 * ((3 * 64 - 2) + 2 * (3 * 32 - 2)));
         let thinnest = vessels.iter().map(|t| t.r).fold(f32::INFINITY, f32::min);
         let widest = vessels.iter().map(|t| t.r).fold(0.0, f32::max);
-        assert!(thinnest < 2.5 && widest > 6.0, "{thinnest} {widest}");
+        assert!(thinnest < 2.0 && widest > 5.0, "{thinnest} {widest}");
         assert!(tubes.iter().any(|t| t.wall > 0.0 && t.r >= 1.5));
     }
 }

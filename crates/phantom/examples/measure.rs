@@ -1,0 +1,228 @@
+//! Measures the synthetic test set: generation time, lung density, achieved severity,
+//! inter-rater agreement, and how the paper's Hounsfield-threshold baseline fares on it.
+//!
+//! `cargo run --release -p phantom --example measure [seed] [realistic-count]`
+//!
+//! The baseline follows the paper (sec. 2, 4.3): voxels in [-700, 300] HU inside the lungs,
+//! Gaussian blur with sigma 4 voxels, threshold 0.5 (the small-component removal step is
+//! left out). Its severity is then scored by ROC AUC exactly as the leaderboard would.
+
+use phantom::{Category, Profile, SeverityClass, Split, Study, generate, plan};
+use std::time::Instant;
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let seed: u64 = args.next().map_or(42, |s| s.parse().expect("seed"));
+    let realistic: usize = args.next().map_or(2, |s| s.parse().expect("count"));
+
+    let specs = plan(Split::Test, Profile::Demo, seed, None);
+    let mut rows = Vec::new();
+    let start = Instant::now();
+    for spec in &specs {
+        let t = Instant::now();
+        let study = generate(spec);
+        let seconds = t.elapsed().as_secs_f64();
+        rows.push(Row {
+            category: spec.category,
+            class: spec.severity_class(),
+            seconds,
+            lung_hu: mean_lung_hu(&study),
+            severity: study.affected_percent(),
+            dice: (study.lesions.len() == 2).then(|| dice(&study.lesions[0], &study.lesions[1])),
+            baseline: threshold_severity(&study),
+        });
+    }
+    let total = start.elapsed().as_secs_f64();
+    println!(
+        "demo test set (seed {seed}): {} studies in {total:.1} s",
+        rows.len()
+    );
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    let times: Vec<f64> = rows.iter().map(|r| r.seconds).collect();
+    println!(
+        "| generation, demo study | {:.3} s mean, {:.3} s max |",
+        mean(&times),
+        times.iter().cloned().fold(0.0, f64::max)
+    );
+    for c in Category::ALL {
+        let hu: Vec<f64> = rows
+            .iter()
+            .filter(|r| r.category == c)
+            .map(|r| r.lung_hu)
+            .collect();
+        println!(
+            "| mean lung HU, {c} | {:.0} (n = {}) |",
+            mean(&hu),
+            hu.len()
+        );
+    }
+    for class in SeverityClass::ALL {
+        let s: Vec<f64> = rows
+            .iter()
+            .filter(|r| r.class == Some(class))
+            .map(|r| r.severity)
+            .collect();
+        let lo = s.iter().cloned().fold(f64::INFINITY, f64::min);
+        let hi = s.iter().cloned().fold(0.0, f64::max);
+        let inside = s
+            .iter()
+            .filter(|&&v| SeverityClass::of_percent(v) == Some(class))
+            .count();
+        println!(
+            "| achieved severity, {class:?} | {lo:.1}-{hi:.1} % ({inside}/{} in class) |",
+            s.len()
+        );
+    }
+    let d: Vec<f64> = rows.iter().filter_map(|r| r.dice).collect();
+    let dmin = d.iter().cloned().fold(1.0, f64::min);
+    let dmax = d.iter().cloned().fold(0.0, f64::max);
+    println!(
+        "| inter-rater Dice | {:.3} mean ({dmin:.3}-{dmax:.3}) |",
+        mean(&d)
+    );
+    for c in Category::ALL {
+        let b: Vec<f64> = rows
+            .iter()
+            .filter(|r| r.category == c)
+            .map(|r| r.baseline)
+            .collect();
+        println!(
+            "| threshold baseline severity, {c} | {:.1} % mean |",
+            mean(&b)
+        );
+    }
+    let pos: Vec<f64> = rows
+        .iter()
+        .filter(|r| r.category == Category::Covid)
+        .map(|r| r.baseline)
+        .collect();
+    let neg_all: Vec<f64> = rows
+        .iter()
+        .filter(|r| r.category != Category::Covid)
+        .map(|r| r.baseline)
+        .collect();
+    println!(
+        "| threshold baseline AUC vs all | {:.3} (paper 0.57) |",
+        auc(&pos, &neg_all)
+    );
+    for c in [Category::Normal, Category::Pneumonia, Category::Nodules] {
+        let neg: Vec<f64> = rows
+            .iter()
+            .filter(|r| r.category == c)
+            .map(|r| r.baseline)
+            .collect();
+        println!("| threshold baseline AUC vs {c} | {:.3} |", auc(&pos, &neg));
+    }
+
+    let mut big = plan(Split::Test, Profile::Realistic, seed, None);
+    big.sort_by_key(|s| std::cmp::Reverse(s.geometry.shape[2]));
+    for spec in big.iter().take(realistic) {
+        let t = Instant::now();
+        let study = generate(spec);
+        let s = t.elapsed().as_secs_f64();
+        let mvox = study.hu.len() as f64 / 1e6;
+        println!(
+            "| generation, realistic {:?} {} | {s:.2} s ({:.0} ns/voxel) |",
+            spec.geometry.shape,
+            spec.category,
+            s * 1e3 / mvox
+        );
+    }
+}
+
+struct Row {
+    category: Category,
+    class: Option<SeverityClass>,
+    seconds: f64,
+    lung_hu: f64,
+    severity: f64,
+    dice: Option<f64>,
+    baseline: f64,
+}
+
+fn mean_lung_hu(s: &Study) -> f64 {
+    let (sum, n) =
+        s.hu.iter()
+            .zip(&s.lungs)
+            .filter(|(_, l)| **l > 0)
+            .fold((0.0, 0usize), |(a, n), (h, _)| (a + f64::from(*h), n + 1));
+    sum / n.max(1) as f64
+}
+
+fn dice(a: &[u8], b: &[u8]) -> f64 {
+    let (mut both, mut total) = (0usize, 0usize);
+    for (&x, &y) in a.iter().zip(b) {
+        both += usize::from(x & y);
+        total += usize::from(x) + usize::from(y);
+    }
+    if total == 0 {
+        1.0
+    } else {
+        2.0 * both as f64 / total as f64
+    }
+}
+
+/// The paper's threshold segmenter, scored with the EVALUATION.md severity formula.
+fn threshold_severity(s: &Study) -> f64 {
+    let [nx, ny, nz] = s.geometry.shape;
+    let sp = s.geometry.spacing();
+    let mut v: Vec<f32> =
+        s.hu.iter()
+            .zip(&s.lungs)
+            .map(|(&h, &l)| f32::from(l > 0 && (-700..=300).contains(&h)))
+            .collect();
+    // Sigma 4 in-plane voxels, the same number of millimetres along z.
+    blur(&mut v, [nx, ny, nz], 0, 4.0);
+    blur(&mut v, [nx, ny, nz], 1, 4.0);
+    blur(&mut v, [nx, ny, nz], 2, (4.0 * sp[0] / sp[2]) as f32);
+    let (mut lung, mut hit) = ([0usize; 2], [0usize; 2]);
+    for (&l, &b) in s.lungs.iter().zip(&v) {
+        if l > 0 {
+            lung[usize::from(l - 1)] += 1;
+            hit[usize::from(l - 1)] += usize::from(b > 0.5);
+        }
+    }
+    (0..2)
+        .map(|i| 100.0 * hit[i] as f64 / lung[i].max(1) as f64)
+        .fold(0.0, f64::max)
+}
+
+fn blur(v: &mut [f32], shape: [usize; 3], axis: usize, sigma: f32) {
+    if sigma < 0.3 {
+        return;
+    }
+    let r = (3.0 * sigma).ceil() as isize;
+    let k: Vec<f32> = (-r..=r)
+        .map(|d| (-(d * d) as f32 / (2.0 * sigma * sigma)).exp())
+        .collect();
+    let norm: f32 = k.iter().sum();
+    let stride = [1, shape[0], shape[0] * shape[1]][axis];
+    let len = shape[axis] as isize;
+    let src = v.to_vec();
+    for (idx, out) in v.iter_mut().enumerate() {
+        let pos = ((idx / stride) % shape[axis]) as isize;
+        let mut acc = 0.0;
+        for (t, w) in (-r..=r).zip(&k) {
+            let p = (pos + t).clamp(0, len - 1);
+            acc += w * src[(idx as isize + (p - pos) * stride as isize) as usize];
+        }
+        *out = acc / norm;
+    }
+}
+
+/// Mann-Whitney ROC AUC, ties counting one half.
+fn auc(pos: &[f64], neg: &[f64]) -> f64 {
+    let mut wins = 0.0;
+    for p in pos {
+        for n in neg {
+            wins += if p > n {
+                1.0
+            } else if p == n {
+                0.5
+            } else {
+                0.0
+            };
+        }
+    }
+    wins / (pos.len() * neg.len()) as f64
+}
