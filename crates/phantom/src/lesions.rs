@@ -271,3 +271,90 @@ pub(crate) fn fit_severity(blobs: &mut [Blob], an: &Anatomy, grid: &Grid, fracti
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::anatomy::tests::patient;
+
+    fn covid_blob(r: f32) -> Blob {
+        Blob {
+            kind: Kind::Covid {
+                core: None,
+                paving: false,
+            },
+            side: 1,
+            c: V3::new(-60.0, 0.0, 10.0),
+            cos: 1.0,
+            sin: 0.0,
+            r: [r; 3],
+            irregular: COVID_IRREGULAR,
+            lobe: None,
+            hu: -550.0,
+            miss_if_tiny: [false; 2],
+            missed: [false; 2],
+        }
+    }
+
+    #[test]
+    fn doubling_the_radii_halves_the_shape_value() {
+        let (small, big) = (covid_blob(10.0), covid_blob(20.0));
+        let p = V3::new(-52.0, 3.0, 14.0);
+        assert!((small.m(p) - 2.0 * big.m(p)).abs() < 1e-5);
+    }
+
+    #[test]
+    fn raters_agree_inside_and_outside_but_not_along_the_edge() {
+        let an = patient(1);
+        let blobs = [covid_blob(30.0)];
+        let ls = LesionSlice::new(&blobs, an.key, 10.0, [-200.0, 200.0], [-200.0, 200.0]);
+        let mut row = Vec::new();
+        let (mut agree_in, mut agree_out, mut differ) = (0, 0, 0);
+        for j in -60..=60 {
+            let y = j as f32;
+            ls.row(y, &mut row);
+            for i in -60..=60 {
+                let x = -60.0 + i as f32;
+                let Some(hit) = ls.hit(&an, &row, 1, V3::new(x, y, 10.0)) else {
+                    continue;
+                };
+                match ls.raters(&hit, x, y) {
+                    [true, true] => agree_in += 1,
+                    [false, false] => agree_out += 1,
+                    _ => differ += 1,
+                }
+                let shaded = ls.shade(&hit, -850.0, 0.0, x, y, 1.0);
+                if hit.k < 0.9 {
+                    assert!(shaded > -700.0, "ground glass inside");
+                } else if hit.k > 1.1 {
+                    assert_eq!(shaded, -850.0, "untouched outside");
+                }
+            }
+        }
+        assert!(agree_in > 1000 && agree_out > 100, "{agree_in} {agree_out}");
+        assert!(
+            differ > 0 && differ * 5 < agree_in,
+            "{differ} of {agree_in}"
+        );
+    }
+
+    #[test]
+    fn fitting_makes_tiny_lesions_easy_to_miss() {
+        let an = patient(2);
+        let grid = Grid::new(&volume::Geometry::axis_aligned(
+            [128, 128, 60],
+            [2.8, 2.8, 5.0],
+        ));
+        let mut blobs = vec![covid_blob(1.0)];
+        blobs[0].miss_if_tiny = [false, true];
+        blobs[0].c = crate::trees::lung_point(&an, 0, &mut rand::SeedableRng::seed_from_u64(3));
+        fit_severity(&mut blobs, &an, &grid, [0.0001, 0.0001]);
+        assert!(
+            blobs[0].r[0] < TINY && blobs[0].missed == [false, true],
+            "{:?}",
+            blobs[0].r
+        );
+        fit_severity(&mut blobs, &an, &grid, [0.3, 0.3]);
+        assert!(blobs[0].r[0] > TINY && blobs[0].missed == [false, false]);
+    }
+}

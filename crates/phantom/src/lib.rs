@@ -34,6 +34,7 @@ mod anatomy;
 mod geom;
 mod kinds;
 mod lesions;
+mod mediastinum;
 mod noise;
 mod pathology;
 mod plan;
@@ -41,6 +42,7 @@ mod render;
 mod slice;
 mod splat;
 mod trees;
+mod wall;
 
 pub use kinds::{Category, ParseError, Profile, Split};
 pub use plan::{

@@ -327,3 +327,83 @@ fn blob(
         missed: [false; 2],
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::anatomy::tests::patient;
+    use rand::SeedableRng;
+
+    fn planned(category: Category, seed: u64) -> (Anatomy, Pathology) {
+        let mut an = patient(seed);
+        let mut rng = ChaCha12Rng::seed_from_u64(seed + 100);
+        let p = plan(category, Some(SeverityClass::Ct2), &mut an, &mut rng);
+        (an, p)
+    }
+
+    #[test]
+    fn covid_lesions_are_bilateral_and_mostly_subpleural() {
+        let (an, p) = planned(Category::Covid, 1);
+        assert!(p.blobs.iter().any(|b| b.side == 1) && p.blobs.iter().any(|b| b.side == 2));
+        let near_wall = p
+            .blobs
+            .iter()
+            .filter(|b| {
+                let s = Slice::new(&an, b.c.z);
+                let cy = b.c.y - an.cavity.y;
+                let rc = (b.c.x / s.cav_a).powi(2) + (cy / s.cav_b).powi(2);
+                (b.c.x * b.c.x + cy * cy).sqrt() * (1.0 / rc.sqrt() - 1.0) < 25.0
+            })
+            .count();
+        assert!(
+            near_wall * 3 >= p.blobs.len() * 2,
+            "{near_wall} of {}",
+            p.blobs.len()
+        );
+        assert!(p.shares.contains(&1.0) && p.shares.iter().all(|&s| s > 0.0));
+    }
+
+    #[test]
+    fn pneumonia_consolidates_lobes_and_raises_a_hemidiaphragm() {
+        for seed in 0..6 {
+            let before = patient(seed);
+            let (an, p) = planned(Category::Pneumonia, seed);
+            let raised = (0..2)
+                .filter(|&s| an.domes[s].z > before.domes[s].z)
+                .count();
+            assert_eq!(raised, 1);
+            assert!(!p.blobs.is_empty());
+            assert!(
+                p.blobs
+                    .iter()
+                    .all(|b| b.kind == Kind::Consolidation && b.lobe.is_some())
+            );
+            assert!(p.blobs.iter().all(|b| (-100.0..=60.0).contains(&b.hu)));
+            assert!(
+                p.bands.iter().flatten().any(|b| b.hu > -100.0),
+                "dense atelectasis"
+            );
+        }
+    }
+
+    #[test]
+    fn nodules_number_one_to_ten_and_measure_five_to_forty_millimetres() {
+        for seed in 0..10 {
+            let (_, p) = planned(Category::Nodules, seed);
+            let nodules: Vec<&Blob> = p.blobs.iter().filter(|b| b.kind == Kind::Nodule).collect();
+            assert!((1..=10).contains(&nodules.len()));
+            for b in nodules {
+                let d = 2.0 * b.r[0].max(b.r[1]);
+                assert!((4.5..=44.0).contains(&d), "{d}");
+            }
+        }
+    }
+
+    #[test]
+    fn normal_lungs_get_no_focal_lesions() {
+        for seed in 0..5 {
+            let (_, p) = planned(Category::Normal, seed);
+            assert!(p.blobs.is_empty() && p.spicules.is_empty());
+        }
+    }
+}

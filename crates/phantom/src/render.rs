@@ -275,6 +275,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn rater_severity_follows_the_evaluation_formula() {
+        let study = Study {
+            geometry: Geometry::axis_aligned([6, 1, 1], [1.0; 3]),
+            hu: vec![0; 6],
+            lungs: vec![0, 1, 1, 2, 2, 2],
+            lesions: vec![vec![1, 1, 0, 1, 0, 0], vec![0, 1, 1, 1, 1, 0]],
+            category: Category::Covid,
+        };
+        // Rater 1: right 1/2, left 1/3; rater 2: right 2/2, left 2/3. Voxel 0 is no lung.
+        assert!((study.rater_severity(0) - 50.0).abs() < 1e-9);
+        assert!((study.rater_severity(1) - 100.0).abs() < 1e-9);
+        assert!((study.affected_percent() - 75.0).abs() < 1e-9);
+    }
+
+    #[test]
     fn scanner_noise_keeps_unit_variance() {
         let (mut white, mut v) = (vec![0.0; 40_000], vec![0.0; 40_000]);
         scanner_noise(3, 0, 200, &mut white, &mut v);

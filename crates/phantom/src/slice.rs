@@ -6,9 +6,6 @@ use crate::anatomy::{Anatomy, TubeKind};
 use crate::geom::{V3, smoothstep};
 use std::f32::consts::PI;
 
-/// Radial thickness of the rib layer outside the cavity, in millimetres.
-const RIB_ZONE: f32 = 11.0;
-
 /// What a voxel is, as far as the renderer needs to know.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) enum Class {
@@ -47,12 +44,12 @@ pub(crate) struct Slice<'a> {
     pub z: f32,
     pub cav_a: f32,
     pub cav_b: f32,
-    body: [f32; 3],
+    pub body: [f32; 3],
     caps: [Option<[f32; 4]>; 2],
     heart: Option<[f32; 4]>,
     crossings: Vec<Crossing>,
-    vertebra: bool,
-    sternum_half: f32,
+    pub vertebra: bool,
+    pub sternum_half: f32,
     effusion: f32,
 }
 
@@ -179,133 +176,6 @@ impl<'a> Slice<'a> {
         self.cavity(row, x)
     }
 
-    /// Normalised body radius: below 1 inside. Blends an ellipse with a squarer
-    /// superellipse at the back, which lies flat on the table.
-    fn body_norm(&self, x: f32, y: f32) -> f32 {
-        let dy = y - self.an.body.y0;
-        let bx = x / self.body[0];
-        if dy > 0.0 {
-            bx * bx + (dy / self.body[1]).powi(2)
-        } else {
-            let (x2, y2) = (bx * bx, (dy / self.body[2]).powi(2));
-            0.5 * (x2 + y2) + 0.5 * (x2 * x2 + y2 * y2).sqrt()
-        }
-    }
-
-    /// Air outside the body, or the carbon-fibre table with its foam core.
-    fn outside(&self, x: f32, y: f32) -> f32 {
-        let [top, thick, curve, half] = self.an.table;
-        let depth = top + curve * x * x - y;
-        if x.abs() < half && (0.0..thick).contains(&depth) {
-            if depth < 3.0 || depth > thick - 3.0 {
-                150.0
-            } else {
-                -850.0
-            }
-        } else {
-            -1000.0
-        }
-    }
-
-    /// Vertebral body or disc, canal, and on vertebral levels the posterior elements.
-    fn spine(&self, x: f32, y: f32) -> Option<f32> {
-        let (sp, hu) = (&self.an.spine, &self.an.hu);
-        let dx = (x - self.an.x_mid).abs();
-        if dx > 1.15 * sp.r + 28.0 || y > sp.y_body + sp.r || y < sp.y_canal - sp.r_canal - 19.0 {
-            return None;
-        }
-        let e = (dx / (1.15 * sp.r)).powi(2) + ((y - sp.y_body) / sp.r).powi(2);
-        if e < 1.0 {
-            let shell = e > (1.0 - 2.0 / sp.r).powi(2);
-            return Some(match (self.vertebra, shell) {
-                (false, _) => hu.disc,
-                (true, true) => hu.cortical,
-                (true, false) => hu.marrow,
-            });
-        }
-        let dc = (dx * dx + (y - sp.y_canal).powi(2)).sqrt();
-        if dc < sp.r_canal {
-            return Some(15.0);
-        }
-        let arch = dc < sp.r_canal + 5.0;
-        let spinous = dx < 3.5 && y < sp.y_canal && y > sp.y_canal - sp.r_canal - 18.0;
-        // Transverse processes point backwards and outwards from the arch.
-        let transverse =
-            (y - sp.y_canal + 0.4 * (dx - sp.r_canal)).abs() < 4.5 && dx < sp.r_canal + 22.0;
-        (self.vertebra && (arch || spinous || transverse))
-            .then_some(0.6 * hu.cortical + 0.4 * hu.marrow)
-    }
-
-    /// Chest wall between skin and rib cage: skin, fat, muscle, ribs, cartilage, sternum.
-    fn wall(&self, x: f32, y: f32, rc: f32) -> f32 {
-        let an = self.an;
-        let rb = self.body_norm(x, y).min(1.0);
-        let hu = &an.hu;
-        let dy = y - an.body.y0;
-        let r_body = (x * x + dy * dy).sqrt();
-        let skin_depth = r_body * (1.0 / rb.sqrt() - 1.0);
-        let cy = y - an.cavity.y;
-        let r_cav = (x * x + cy * cy).sqrt();
-        let out = r_cav * (1.0 - 1.0 / rc.sqrt());
-        if skin_depth < 2.0 {
-            return hu.skin;
-        }
-        let lateral = if r_body > 0.0 { x / r_body } else { 0.0 };
-        let fat = (an.body.fat * (0.7 + 0.6 * lateral * lateral)).min(skin_depth + out - 16.0);
-        if skin_depth < 2.0 + fat {
-            return hu.fat;
-        }
-        if out < RIB_ZONE {
-            let dxm = x - an.x_mid;
-            if self.sternum_half > 0.0 && cy > 0.0 && dxm.abs() < self.sternum_half {
-                let shell =
-                    !(2.5..=RIB_ZONE - 1.5).contains(&out) || dxm.abs() > self.sternum_half - 1.5;
-                return if shell { hu.cortical } else { hu.marrow };
-            }
-            if let Some(v) = self.rib(dxm.abs(), cy, out) {
-                return v;
-            }
-        }
-        hu.muscle
-    }
-
-    /// A rib crossing at angle `theta` (0 at the spine, pi at the sternum), if any.
-    fn rib(&self, dxm: f32, cy: f32, out: f32) -> Option<f32> {
-        let (ribs, hu) = (&self.an.ribs, &self.an.hu);
-        let tn = dxm.atan2(-cy) / PI;
-        if tn < 0.06 {
-            return None;
-        }
-        let u = (ribs.z0 - ribs.drop * tn - self.z) / ribs.pitch;
-        let n = u.round();
-        if !(0.0..=11.0).contains(&n) {
-            return None;
-        }
-        // Upper ribs reach the sternum through cartilage, lower ones end laterally.
-        let end = if n <= 6.0 {
-            0.97
-        } else if n <= 9.0 {
-            0.85
-        } else {
-            0.55
-        };
-        if tn > end {
-            return None;
-        }
-        let dz = (u - n) * ribs.pitch;
-        let e = (dz / (0.5 * ribs.height)).powi(2) + ((out - 4.5) / 3.2).powi(2);
-        if e >= 1.0 {
-            return None;
-        }
-        Some(if tn > 0.72 {
-            hu.cartilage
-        } else if e > 0.4 {
-            hu.cortical
-        } else {
-            hu.marrow
-        })
-    }
-
     /// Inside the rib cage: mediastinal tubes, heart, abdomen under the diaphragm, pleural
     /// fluid, mediastinal fat, and finally lung.
     fn cavity(&self, row: &Row, x: f32) -> Class {
@@ -411,5 +281,67 @@ impl<'a> Slice<'a> {
     /// Depth of pleural fluid on this slice (0 without effusion).
     pub(crate) fn effusion_depth(&self) -> f32 {
         self.effusion
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::anatomy::tests::patient;
+
+    #[test]
+    fn a_mid_chest_slice_has_both_lungs_the_heart_and_air_around_the_body() {
+        for seed in 0..10 {
+            let an = patient(seed);
+            let s = Slice::new(&an, an.heart.c.z + 5.0);
+            let back = an.cavity.y - 0.2 * an.cavity.b;
+            assert_eq!(
+                s.classify(an.x_mid - 0.6 * s.cav_a, back),
+                Class::Lung(1),
+                "{seed}"
+            );
+            assert_eq!(
+                s.classify(an.x_mid + 0.8 * s.cav_a, back),
+                Class::Lung(2),
+                "{seed}"
+            );
+            assert_eq!(
+                s.classify(an.heart.c.x, an.heart.c.y),
+                Class::Tissue(an.hu.blood)
+            );
+            assert_eq!(
+                s.classify(0.0, an.body.y0 + an.body.b_ant + 5.0),
+                Class::Tissue(-1000.0)
+            );
+            assert_eq!(s.classify(an.fov_r, an.fov_r), Class::Padding);
+        }
+    }
+
+    #[test]
+    fn no_lung_lies_above_the_apex_or_below_the_diaphragm() {
+        let an = patient(4);
+        let above = Slice::new(&an, an.z_apex + 2.0);
+        let below = Slice::new(&an, an.z_base - 2.0);
+        for i in -40..=40 {
+            for j in -30..=30 {
+                let (x, y) = (i as f32 * 4.0, an.cavity.y + j as f32 * 4.0);
+                assert!(!matches!(above.classify(x, y), Class::Lung(_)));
+                assert!(!matches!(below.classify(x, y), Class::Lung(_)));
+            }
+        }
+    }
+
+    #[test]
+    fn a_row_classifies_as_single_points_do() {
+        let an = patient(5);
+        let s = Slice::new(&an, an.z_base + 0.6 * (an.z_apex - an.z_base));
+        for j in -50..50 {
+            let y = j as f32 * 3.0;
+            let row = s.row(y);
+            for i in -60..60 {
+                let x = i as f32 * 3.0;
+                assert_eq!(s.classify_in(&row, x), s.classify(x, y));
+            }
+        }
     }
 }
