@@ -232,11 +232,13 @@ impl Anatomy {
             cap(x_mid - 0.45 * ca, z_apex),
             cap(x_mid + 0.45 * ca, apex_left),
         ];
-        let (hr, angle) = ([r(60.0, 70.0), r(44.0, 52.0), r(50.0, 60.0)], r(0.45, 0.8));
+        // Cardiac size follows chest size (cardiothoracic ratio about 0.45-0.5).
+        let hr = [ca * r(0.45, 0.52), ca * r(0.34, 0.40), r(50.0, 60.0)];
+        let angle = r(0.45, 0.8);
         // The heart lies against the anterior chest wall, behind a thin rim of lung.
         let hy = cy + cb - r(4.0, 12.0) - 0.8 * hr[1];
         let heart = Heart {
-            c: V3::new(x_mid + r(28.0, 40.0), hy, z_left + hr[2] * r(0.3, 0.5)),
+            c: V3::new(x_mid + ca * r(0.23, 0.32), hy, z_left + hr[2] * r(0.3, 0.5)),
             r: hr,
             cos: angle.cos(),
             sin: angle.sin(),
@@ -358,6 +360,19 @@ impl Anatomy {
             (0, false, _) => 0,
             (_, true, _) => 4,
             _ => 3,
+        }
+    }
+
+    /// Distance in millimetres from a lung point to the nearest fissure of its lung.
+    pub(crate) fn fissure_distance(&self, side: usize, x: f32, y: f32, z: f32) -> f32 {
+        let f = &self.fissures[side];
+        let lateral = (x - self.x_mid).abs() - 60.0;
+        // Signed height above the oblique fissure, divided by the norm of its gradient.
+        let above = z - f.z0 + f.slope * (y - f.y0 - 0.3 * lateral);
+        let oblique = above.abs() / (1.0 + 1.09 * f.slope * f.slope).sqrt();
+        match f.horizontal {
+            Some(zh) if above > 0.0 => oblique.min((z - zh).abs()),
+            _ => oblique,
         }
     }
 

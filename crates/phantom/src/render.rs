@@ -196,6 +196,7 @@ impl Scene<'_> {
         let noise = &scratch.noise;
         let t = an.height(z);
         let eff = sl.effusion_depth();
+        let fissure = 0.35 * (1.5 / g.s[2]).min(1.0);
         for j in 0..g.n[1] {
             let y = g.at(1, j);
             let row = sl.row(y);
@@ -218,6 +219,11 @@ impl Scene<'_> {
                         let mut v = an.hu.lung
                             + an.hu.gradient * (1.0 - smoothstep(0.0, 90.0, d_post))
                             + 2.0 * an.hu.texture * (0.6 * c + 0.4 * f);
+                        // Fissures: thin pleural lines, lost in the partial volume of thick slices.
+                        let d = an.fissure_distance(usize::from(side - 1), x, y, z);
+                        if d < g.s[0] {
+                            v = lerp(v, -300.0, fissure * (1.0 - d / g.s[0]));
+                        }
                         if let Some(b) = self.path.bands[usize::from(side - 1)] {
                             let depth =
                                 b.depth * smoothstep(b.top, 0.5 * b.top, t) * (1.0 + 0.35 * c);

@@ -232,7 +232,13 @@ impl<'a> Slice<'a> {
             return Class::Tissue(12.0);
         }
         let sp = &an.spine;
-        let paravertebral = dxm.abs() < 1.15 * sp.r + 6.0 && y < sp.y_body + 0.3 * sp.r;
+        // Paravertebral soft tissue: round over the front of the vertebral body, straight
+        // down its sides to the back of the chest.
+        let (u, v) = (
+            dxm / (1.15 * sp.r + 7.0),
+            (y - sp.y_body).max(0.0) / (sp.r + 7.0),
+        );
+        let paravertebral = u * u + v * v < 1.0;
         // The lungs nearly touch behind the sternum (anterior junction line); further back
         // the mediastinum between them is wider.
         let band = if y > an.cavity.y + 0.3 * self.cav_b {
