@@ -166,7 +166,7 @@ fn dice(a: &[u8], b: &[u8]) -> f64 {
 /// The paper's threshold segmenter, scored with the EVALUATION.md severity formula.
 fn threshold_severity(s: &Study) -> f64 {
     let [nx, ny, nz] = s.geometry.shape;
-    let sp = s.geometry.spacing();
+    let sp = [0, 1, 2].map(|a| s.geometry.affine[a][a]);
     let mut v: Vec<f32> =
         s.hu.iter()
             .zip(&s.lungs)

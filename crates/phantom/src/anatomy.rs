@@ -299,7 +299,7 @@ impl Anatomy {
             skin: r(20.0, 40.0),
             blood: r(35.0, 48.0),
             cortical: r(750.0, 1000.0),
-            marrow: r(180.0, 320.0),
+            marrow: r(200.0, 350.0),
             liver: r(50.0, 66.0),
             cartilage: r(90.0, 160.0),
             disc: r(70.0, 100.0),

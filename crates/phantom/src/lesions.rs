@@ -69,10 +69,16 @@ impl Blob {
     /// Ellipsoidal distance: 1 on the nominal surface.
     #[inline]
     pub(crate) fn m(&self, p: V3) -> f32 {
+        self.m2(p).sqrt()
+    }
+
+    /// The square of [`Self::m`], cheap enough to reject far points first.
+    #[inline]
+    fn m2(&self, p: V3) -> f32 {
         let d = p - self.c;
         let u = self.cos * d.x + self.sin * d.y;
         let v = self.cos * d.y - self.sin * d.x;
-        ((u / self.r[0]).powi(2) + (v / self.r[1]).powi(2) + (d.z / self.r[2]).powi(2)).sqrt()
+        (u / self.r[0]).powi(2) + (v / self.r[1]).powi(2) + (d.z / self.r[2]).powi(2)
     }
 
     /// How far (in units of the radii) the blob and its halo can reach.
@@ -157,10 +163,11 @@ impl<'a> LesionSlice<'a> {
             {
                 continue;
             }
-            let m = b.m(p);
-            if m > b.reach() {
+            let m2 = b.m2(p);
+            if m2 > b.reach().powi(2) {
                 continue;
             }
+            let m = m2.sqrt();
             let k = m / (1.0 + b.irregular * *e.get_or_insert_with(|| eta.at(p.x, p.y)));
             let h = best.get_or_insert(Hit {
                 blob: i,
