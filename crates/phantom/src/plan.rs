@@ -104,7 +104,8 @@ pub struct StudySpec {
     pub id: String,
     /// What the study shows.
     pub category: Category,
-    /// For COVID-19 studies, the intended affected percentage of the more affected lung.
+    /// For COVID-19 studies, the intended affected percentage of the more affected lung
+    /// (a COVID-19 spec without one gets 10 %); ignored for other categories.
     pub target_severity: Option<f64>,
     /// Voxel grid of the image and of all its masks.
     pub geometry: Geometry,

@@ -31,6 +31,11 @@ pub(crate) fn lung_point(an: &Anatomy, side: usize, rng: &mut ChaCha12Rng) -> V3
     } else {
         (an.x_mid, a)
     };
+    let fallback = V3::new((xr.0 + xr.1) / 2.0, y, (an.z_base + an.z_apex) / 2.0);
+    // A grid far smaller than a chest leaves no room for lungs; any point will do then.
+    if !(xr.0 < xr.1 && b > 0.0 && an.z_base < an.z_apex) {
+        return fallback;
+    }
     for _ in 0..10_000 {
         let p = V3::new(
             rng.random_range(xr.0..xr.1),
@@ -41,8 +46,8 @@ pub(crate) fn lung_point(an: &Anatomy, side: usize, rng: &mut ChaCha12Rng) -> V3
             return p;
         }
     }
-    // Unreachable for any sampled anatomy: each lung fills a large part of its box.
-    V3::new((xr.0 + xr.1) / 2.0, y, (an.z_base + an.z_apex) / 2.0)
+    // Only reached on grids too small for lungs: a chest-sized lung fills much of its box.
+    fallback
 }
 
 /// Grows arteries with their bronchi and veins for both lungs, with `leaves` end branches

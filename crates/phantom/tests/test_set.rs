@@ -232,3 +232,14 @@ fn demo_studies_are_small_and_realistic_grids_generate_too() {
     let (left, _, left_x) = lung_stats(&s, 2);
     assert!(right > 0 && left > 0 && right_x < left_x);
 }
+
+#[test]
+fn grids_too_small_for_a_chest_still_generate() {
+    let specs = demo_test_set();
+    for category in Category::ALL {
+        let mut spec = of_category(&specs, category, 1).remove(0);
+        spec.geometry = Geometry::axis_aligned([8, 6, 2], [1.0, 1.0, 1.0]);
+        let s = generate(&spec);
+        assert_eq!((s.hu.len(), s.lungs.len()), (96, 96), "{category}");
+    }
+}
