@@ -40,7 +40,6 @@ mod anatomy;
 mod geom;
 mod kinds;
 mod lesions;
-mod mediastinum;
 mod noise;
 mod pathology;
 mod plan;

@@ -5,7 +5,7 @@
 //! Positions are relative to the spine and heart already sampled, so the carina sits in
 //! front of the oesophagus, the arch above it and the hilar vessels at the lungs' roots.
 
-use crate::anatomy::{Anatomy, Roots, Tube, TubeKind};
+use super::{Anatomy, Roots, Tube, TubeKind};
 use crate::geom::{Segment, V3};
 use rand::RngExt;
 use rand_chacha::ChaCha12Rng;
