@@ -188,9 +188,124 @@ pub(crate) fn lerp(a: f32, b: f32, t: f32) -> f32 {
     a + (b - a) * t
 }
 
+// Portable transcendental functions. `std`'s `sin`, `atan2`, `cbrt` and `powf` call the
+// platform's libm, whose last bits differ between systems and versions. Built only from
+// `+ - * /` and `sqrt`, which IEEE 754 rounds exactly (and Rust never fuses), these give the
+// same bits everywhere, so a study is byte-identical on every machine, not only on every
+// thread count. They are used outside the hottest loops or are cheap polynomials.
+
+/// Sine and cosine: quadrant reduction, then Taylor series on [-pi/4, pi/4] in `f64`.
+pub(crate) fn sin_cos(x: f32) -> (f32, f32) {
+    let x = f64::from(x);
+    let q = (x / std::f64::consts::FRAC_PI_2).round();
+    let r = x - q * std::f64::consts::FRAC_PI_2;
+    let r2 = r * r;
+    let (mut s, mut c, mut ts, mut tc) = (0.0, 0.0, r, 1.0);
+    for k in 0..10 {
+        s += ts;
+        c += tc;
+        let n = f64::from(2 * k + 2);
+        ts *= -r2 / (n * (n + 1.0));
+        tc *= -r2 / ((n - 1.0) * n);
+    }
+    let (s, c) = match (q as i64).rem_euclid(4) {
+        0 => (s, c),
+        1 => (c, -s),
+        2 => (-s, -c),
+        _ => (-c, s),
+    };
+    (s as f32, c as f32)
+}
+
+/// `atan2(y, x)` in radians, within 1e-5 of the exact angle (a minimax polynomial).
+#[inline]
+pub(crate) fn atan2(y: f32, x: f32) -> f32 {
+    let (ax, ay) = (x.abs(), y.abs());
+    let (a, swap) = if ay > ax {
+        (ax / ay, true)
+    } else {
+        (ay / ax.max(f32::MIN_POSITIVE), false)
+    };
+    let s = a * a;
+    let mut r = a
+        * (0.999_977_26
+            + s * (-0.332_623_47
+                + s * (0.193_543_46
+                    + s * (-0.116_432_87 + s * (0.052_653_32 + s * -0.011_721_2)))));
+    if swap {
+        r = std::f32::consts::FRAC_PI_2 - r;
+    }
+    if x < 0.0 {
+        r = std::f32::consts::PI - r;
+    }
+    if y < 0.0 { -r } else { r }
+}
+
+/// Cube root of a non-negative number: exact scaling by powers of 8, then Newton steps.
+pub(crate) fn cbrt(x: f32) -> f32 {
+    if x <= 0.0 {
+        return 0.0;
+    }
+    let (mut v, mut scale) = (f64::from(x), 1.0);
+    while v > 8.0 {
+        v /= 8.0;
+        scale *= 2.0;
+    }
+    while v < 0.125 {
+        v *= 8.0;
+        scale /= 2.0;
+    }
+    let mut y = 1.0;
+    for _ in 0..12 {
+        y = (2.0 * y + v / (y * y)) / 3.0;
+    }
+    (y * scale) as f32
+}
+
+/// `2^x` for `x >= 0`: exact doubling for the integer part, Taylor series for the rest.
+pub(crate) fn exp2(x: f32) -> f32 {
+    let x = f64::from(x.max(0.0));
+    let n = x.floor();
+    let f = (x - n) * std::f64::consts::LN_2;
+    let (mut sum, mut term) = (0.0, 1.0);
+    for k in 1..=20 {
+        sum += term;
+        term *= f / f64::from(k);
+    }
+    let mut p = 1.0;
+    for _ in 0..n as u32 {
+        p *= 2.0;
+    }
+    (sum * p) as f32
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn portable_functions_match_the_platform_ones() {
+        for i in -400..=400 {
+            let x = i as f32 * 0.05;
+            let (s, c) = sin_cos(x);
+            assert!(
+                (s - x.sin()).abs() < 1e-6 && (c - x.cos()).abs() < 1e-6,
+                "{x}"
+            );
+            for j in [-3.0f32, -0.2, 0.0, 0.7, 5.0] {
+                assert!((atan2(x, j) - x.atan2(j)).abs() < 2e-5, "{x} {j}");
+            }
+            let p = (i + 400) as f32 * 1.7;
+            assert!(
+                (cbrt(p) - p.cbrt()).abs() <= 1e-6 * p.cbrt().max(1.0),
+                "{p}"
+            );
+            let e = (i + 400) as f32 / 200.0;
+            assert!((exp2(e) - e.exp2()).abs() < 1e-6 * e.exp2(), "{e}");
+        }
+        assert_eq!(cbrt(0.0), 0.0);
+        assert!((cbrt(1e-6) - 0.01).abs() < 1e-9);
+    }
 
     #[test]
     fn distance_to_a_segment_uses_its_end_caps() {

@@ -11,7 +11,7 @@
 //! second rater, sometimes also the first, misses tiny lesions, as real raters do.
 
 use crate::anatomy::Anatomy;
-use crate::geom::{Grid, V3, lerp, smoothstep};
+use crate::geom::{Grid, V3, cbrt, lerp, smoothstep};
 use crate::noise::NoisePlane;
 use crate::slice::{Class, Slice};
 
@@ -273,7 +273,7 @@ pub(crate) fn fit_severity(blobs: &mut [Blob], an: &Anatomy, grid: &Grid, fracti
         let scale = k[at];
         for b in blobs.iter_mut().filter(|b| usize::from(b.side) == side + 1) {
             b.r = b.r.map(|r| r * scale);
-            let tiny = (b.r[0] * b.r[1] * b.r[2]).cbrt() < TINY;
+            let tiny = cbrt(b.r[0] * b.r[1] * b.r[2]) < TINY;
             b.missed = b.miss_if_tiny.map(|m| m && tiny);
         }
     }

@@ -4,7 +4,6 @@
 
 use crate::anatomy::{Anatomy, TubeKind};
 use crate::geom::{V3, smoothstep};
-use std::f32::consts::PI;
 
 /// What a voxel is, as far as the renderer needs to know.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -58,7 +57,8 @@ impl<'a> Slice<'a> {
         let t = an.height(z);
         // The rib cage narrows towards the apex; the body outline barely changes.
         let narrow = 0.78 + 0.22 * smoothstep(1.0, 0.55, t);
-        let bs = 0.97 + 0.03 * (PI * t.clamp(0.0, 1.0)).sin();
+        let tc = t.clamp(0.0, 1.0);
+        let bs = 0.97 + 0.12 * tc * (1.0 - tc);
         let b = &an.body;
         let caps = std::array::from_fn(|s| {
             let c = &an.caps[s];

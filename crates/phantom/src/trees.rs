@@ -7,7 +7,7 @@
 //! beside the arteries (bronchovascular bundles) for the generations wide enough to see.
 
 use crate::anatomy::Anatomy;
-use crate::geom::{Segment, V3};
+use crate::geom::{Segment, V3, cbrt};
 use crate::slice::{Class, Slice};
 use rand::RngExt;
 use rand_chacha::ChaCha12Rng;
@@ -77,8 +77,8 @@ pub(crate) fn grow(
         pts.sort_unstable_by(|a, b| b.z.total_cmp(&a.z));
         let (upper, lower) = pts.split_at_mut(leaves / 2);
         let [sup, inf] = an.roots.veins[side];
-        g.branch(sup, ROOT_RADIUS / 2f32.cbrt(), upper, None);
-        g.branch(inf, ROOT_RADIUS / 2f32.cbrt(), lower, None);
+        g.branch(sup, ROOT_RADIUS / cbrt(2.0), upper, None);
+        g.branch(inf, ROOT_RADIUS / cbrt(2.0), lower, None);
     }
     g.out
 }
@@ -106,7 +106,7 @@ impl Grower<'_> {
         let (lo, hi) = targets.split_at_mut(n / 2);
         for half in [lo, hi] {
             let share = half.len() as f32 / n as f32;
-            let rc = r * share.cbrt();
+            let rc = r * cbrt(share);
             let c = centroid(half);
             let f = self.rng.random_range(0.35..0.6f32);
             let mut q = p + (c - p) * f;
@@ -115,7 +115,7 @@ impl Grower<'_> {
             q = q + jitter * (0.12 * step);
             self.vessel(p, q, rc);
             let child_airway = airway.and_then(|(bp, br)| {
-                let brc = br * share.cbrt();
+                let brc = br * cbrt(share);
                 (brc >= self.min_airway).then(|| {
                     let wall = (0.2 * brc).max(0.3);
                     let bq = q + offset(q - p) * (rc + brc + wall + 0.3);

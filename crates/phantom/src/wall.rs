@@ -1,6 +1,7 @@
 //! The body outside the rib cage on one slice: skin, subcutaneous fat, muscle, ribs with
 //! their cartilage, sternum and spine, and the table and air around the patient.
 
+use crate::geom::atan2;
 use crate::slice::Slice;
 use std::f32::consts::PI;
 
@@ -101,7 +102,7 @@ impl Slice<'_> {
     /// A rib crossing at angle `theta` (0 at the spine, pi at the sternum), if any.
     fn rib(&self, dxm: f32, cy: f32, out: f32) -> Option<f32> {
         let (ribs, hu) = (&self.an.ribs, &self.an.hu);
-        let tn = dxm.atan2(-cy) / PI;
+        let tn = atan2(dxm, -cy) / PI;
         if tn < 0.06 {
             return None;
         }

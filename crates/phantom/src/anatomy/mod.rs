@@ -11,7 +11,7 @@ mod parts;
 
 pub(crate) use parts::*;
 
-use crate::geom::V3;
+use crate::geom::{V3, sin_cos};
 use rand::RngExt;
 use rand_chacha::ChaCha12Rng;
 
@@ -107,8 +107,8 @@ impl Anatomy {
         let heart = Heart {
             c: V3::new(x_mid + ca * r(0.23, 0.32), hy, z_left + hr[2] * r(0.3, 0.5)),
             r: hr,
-            cos: angle.cos(),
-            sin: angle.sin(),
+            cos: sin_cos(angle).1,
+            sin: sin_cos(angle).0,
             fat: r(3.0, 8.0),
         };
         let sr = r(15.0, 19.0);

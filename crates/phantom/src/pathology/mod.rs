@@ -11,7 +11,7 @@ mod nodules;
 mod pneumonia;
 
 use crate::anatomy::Anatomy;
-use crate::geom::V3;
+use crate::geom::{V3, sin_cos};
 use crate::kinds::Category;
 use crate::lesions::{Blob, Kind};
 use crate::plan::SeverityClass;
@@ -99,8 +99,8 @@ pub(crate) fn blob(
         kind,
         side: side as u8 + 1,
         c,
-        cos: angle.cos(),
-        sin: angle.sin(),
+        cos: sin_cos(angle).1,
+        sin: sin_cos(angle).0,
         r,
         irregular,
         lobe: None,

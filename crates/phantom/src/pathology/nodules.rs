@@ -3,7 +3,7 @@
 use super::pneumonia::consolidation;
 use super::{Band, Pathology, blob};
 use crate::anatomy::Anatomy;
-use crate::geom::{Segment, V3};
+use crate::geom::{Segment, V3, exp2};
 use crate::lesions::Kind;
 use crate::slice::{Class, Slice};
 use crate::trees::{LungTube, lung_point};
@@ -28,7 +28,8 @@ pub(super) fn plan(an: &Anatomy, rng: &mut ChaCha12Rng, p: &mut Pathology) {
     let mut largest = (0.0, 0, V3::default());
     let count = 1 + (9.0 * rng.random_range(0.0..1.0f32).powi(2)) as usize;
     for _ in 0..count {
-        let d = 5.0 * 8f32.powf(rng.random_range(0.0..1.0));
+        // Log-uniform diameters: small nodules are far more common than masses.
+        let d = 5.0 * exp2(3.0 * rng.random_range(0.0..1.0f32));
         let r = d / 2.0;
         let side = usize::from(rng.random_bool(0.45));
         let c = inner_point(an, side, r, rng);
