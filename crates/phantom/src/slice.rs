@@ -56,13 +56,14 @@ impl<'a> Slice<'a> {
     pub(crate) fn new(an: &'a Anatomy, z: f32) -> Self {
         let t = an.height(z);
         // The rib cage narrows towards the apex; the body outline barely changes.
-        let narrow = 0.78 + 0.22 * smoothstep(1.0, 0.55, t);
+        let narrow = 0.7 + 0.3 * smoothstep(1.0, 0.2, t);
         let tc = t.clamp(0.0, 1.0);
         let bs = 0.97 + 0.12 * tc * (1.0 - tc);
         let b = &an.body;
         let caps = std::array::from_fn(|s| {
             let c = &an.caps[s];
-            let k = 1.0 - ((z - c.z0) / c.rz).powi(2);
+            // A paraboloid: the apex is rounded but narrower than an ellipsoid would be.
+            let k = 1.0 - (z - c.z0) / c.rz;
             match (z > c.z0, k > 0.0) {
                 (false, _) => Some([c.x, c.y, f32::INFINITY, f32::INFINITY]),
                 (true, true) => Some([c.x, c.y, c.rx * k.sqrt(), c.ry * k.sqrt()]),

@@ -85,13 +85,15 @@ impl Anatomy {
         ];
         let apex_left = z_apex - r(0.0, 8.0);
         let mut cap = |x: f32, z: f32| {
-            let rz = r(60.0, 90.0);
+            let rz = r(70.0, 100.0);
+            // At its base the cap contains the lung's whole cross-section, so the lung
+            // narrows smoothly towards a slightly posterior apex without a step.
             Cap {
                 x,
-                y: cy - 0.15 * cb,
+                y: cy - 0.1 * cb,
                 z0: z - rz,
-                rx: 0.5 * ca,
-                ry: 0.75 * cb,
+                rx: 0.62 * ca,
+                ry: 1.15 * cb,
                 rz,
             }
         };
@@ -170,7 +172,7 @@ impl Anatomy {
             liver: r(50.0, 66.0),
             cartilage: r(90.0, 160.0),
             disc: r(70.0, 100.0),
-            lung: r(-915.0, -895.0),
+            lung: r(-925.0, -905.0),
             gradient: r(30.0, 60.0),
             texture: r(12.0, 22.0),
             noise: r(10.0, 20.0),

@@ -39,7 +39,7 @@ impl Dome {
     }
 }
 
-/// The half-ellipsoid that rounds a lung's apex.
+/// The paraboloid cap that rounds a lung's apex, from height `z0` up to `z0 + rz`.
 pub(crate) struct Cap {
     pub x: f32,
     pub y: f32,
