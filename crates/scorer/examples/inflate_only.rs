@@ -21,12 +21,20 @@ fn main() -> io::Result<()> {
     let mut hidden = Vec::new();
     collect(&Path::new(annotations).join("lungs"), &mut hidden)?;
     collect(&Path::new(annotations).join("lesions"), &mut hidden)?;
-    let hidden_bytes: u64 = hidden.par_iter().map(|p| inflate(BufReader::new(File::open(p)?))).sum::<io::Result<u64>>()?;
-    let entries = zip::ZipArchive::new(File::open(submission)?).map_err(io::Error::other)?.len();
+    let hidden_bytes: u64 = hidden
+        .par_iter()
+        .map(|p| inflate(BufReader::new(File::open(p)?)))
+        .sum::<io::Result<u64>>()?;
+    let entries = zip::ZipArchive::new(File::open(submission)?)
+        .map_err(io::Error::other)?
+        .len();
     let submitted_bytes: u64 = (0..entries)
         .into_par_iter()
         .map_init(
-            || zip::ZipArchive::new(BufReader::new(File::open(submission).expect("submission"))).expect("zip"),
+            || {
+                zip::ZipArchive::new(BufReader::new(File::open(submission).expect("submission")))
+                    .expect("zip")
+            },
             |zip, i| {
                 let entry = zip.by_index(i).map_err(io::Error::other)?;
                 if entry.name().map(|n| n.ends_with(".gz")).unwrap_or(false) {
