@@ -1,7 +1,21 @@
 //! TriageBoard: a public leaderboard for CT-based COVID-19 triage.
 //!
 //! The binary's roles are clap subcommands (see [`cli`]); the libraries under `crates/`
-//! hold everything that knows nothing of HTTP or SQL.
+//! hold everything that knows nothing of HTTP or SQL. The web service is
+//! [`startup::Application`] over [`state::AppState`]: [`web`] holds the routes, [`db`] the
+//! SQL, [`jobs`] the scoring worker.
 
+pub mod accounts;
 pub mod cli;
+pub mod clock;
+pub mod config;
 pub mod dataset;
+pub mod db;
+pub mod error;
+pub mod intake;
+pub mod jobs;
+pub mod leaderboard;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+pub mod web;

@@ -3,6 +3,10 @@
 mod dataset;
 mod progress;
 mod score;
+mod serve;
+mod submit;
+mod user;
+mod worker;
 
 use std::process::ExitCode;
 
@@ -24,6 +28,15 @@ enum Command {
     /// Make or describe test sets.
     #[command(subcommand)]
     Dataset(dataset::DatasetCommand),
+    /// Run the web service and its scoring workers (with no flags: the demo under ./data).
+    Serve(serve::ServeArgs),
+    /// Run scoring workers only, sharing the service's database and data folder.
+    Worker(worker::WorkerArgs),
+    /// Manage users.
+    #[command(subcommand)]
+    User(user::UserCommand),
+    /// Upload a submission to a server, optionally wait for its score (for CI).
+    Submit(submit::SubmitArgs),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -33,6 +46,10 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Score(args) => return score::run(&args),
         Command::Dataset(command) => dataset::run(command),
+        Command::Serve(args) => serve::run(args),
+        Command::Worker(args) => worker::run(args),
+        Command::User(command) => user::run(command),
+        Command::Submit(args) => return submit::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

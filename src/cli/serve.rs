@@ -1,0 +1,90 @@
+//! `triageboard serve`: the web service with its scoring workers. With no flags it is the
+//! embedded demo: SQLite and the synthetic test set under `./data`, generated if missing.
+
+use anyhow::Context;
+use clap::Args;
+
+use super::progress::Bar;
+use crate::config::Config;
+use crate::dataset::{self, Synth};
+use crate::startup::Application;
+
+/// Arguments of `serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    config: Config,
+}
+
+/// Runs the service until Ctrl-C or SIGTERM.
+pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let config = args.config;
+    if config.annotations.is_none() && config.images.is_none() {
+        ensure_demo_testset(&config)?;
+    }
+    runtime()?.block_on(async move {
+        let app = Application::build(config).await?;
+        println!("TriageBoard is listening on http://{}", app.address());
+        if let Some(token) = app.initial_token() {
+            println!("organizer API token (shown once, keep it): {token}");
+        }
+        app.run_until_stopped(shutdown_signal()).await
+    })
+}
+
+/// A multi-threaded tokio runtime for the async subcommands.
+pub(super) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+/// Generates the demo test set under the data folder unless a complete one is there
+/// (`labels.csv` is written last).
+fn ensure_demo_testset(config: &Config) -> anyhow::Result<()> {
+    let dir = config.demo_testset_dir();
+    if dir.join("annotations").join("labels.csv").is_file() {
+        return Ok(());
+    }
+    eprintln!(
+        "generating the synthetic demo test set in {} (once)",
+        dir.display()
+    );
+    let bar = Bar::new("generating");
+    // `force`: a folder without labels.csv is an interrupted earlier run.
+    let options = Synth {
+        force: true,
+        ..Synth::default()
+    };
+    dataset::synthesize(&dir, &options, &|done, total| {
+        bar.set_len(total);
+        bar.set_position(done);
+    })
+    .with_context(|| format!("generating the demo test set in {}", dir.display()))?;
+    bar.finish();
+    Ok(())
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub(super) async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down");
+}

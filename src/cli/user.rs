@@ -1,0 +1,76 @@
+//! `triageboard user add NAME [--organizer]`: creates a user and prints their first API
+//! token (the only time it is shown).
+
+use std::io::Read;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+
+use crate::accounts;
+use crate::config::DatabaseConfig;
+use crate::db::Db;
+use crate::db::users::Role;
+
+/// `user` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user and print an API token for them.
+    Add(AddArgs),
+}
+
+/// Arguments of `user add`.
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// The user's name (letters, digits, '_', '.', '-').
+    name: String,
+    /// Make the user an organizer.
+    #[arg(long)]
+    organizer: bool,
+    /// Read a log-in password from standard input.
+    #[arg(long)]
+    password_stdin: bool,
+    #[command(flatten)]
+    db: DatabaseConfig,
+}
+
+/// Runs a `user` subcommand.
+pub fn run(command: UserCommand) -> anyhow::Result<()> {
+    match command {
+        UserCommand::Add(args) => add(args),
+    }
+}
+
+fn add(args: AddArgs) -> anyhow::Result<()> {
+    let password = if args.password_stdin {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("reading the password")?;
+        let password = text.trim_end_matches(['\r', '\n']).to_owned();
+        if password.len() < 8 {
+            anyhow::bail!("the password must have at least 8 characters");
+        }
+        Some(password)
+    } else {
+        None
+    };
+    let role = if args.organizer {
+        Role::Organizer
+    } else {
+        Role::Participant
+    };
+    super::serve::runtime()?.block_on(async move {
+        let db = Db::connect(&args.db.database_url()).await?;
+        db.migrate().await?;
+        let token =
+            accounts::create_user_with_token(&db, &args.name, role, password.as_deref()).await?;
+        db.close().await;
+        eprintln!(
+            "created {} {:?}; their API token (shown once):",
+            role.as_str(),
+            args.name
+        );
+        println!("{token}");
+        Ok(())
+    })
+}

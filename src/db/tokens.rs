@@ -1,0 +1,77 @@
+//! The `api_tokens` table: bearer tokens, stored as their sha256.
+
+use sqlx::{Any, Executor};
+
+use super::users::{Role, User};
+
+/// Stores a token's hash for a user and returns the token's id.
+pub async fn insert_token<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    user_id: i64,
+    name: &str,
+    token_hash: &str,
+    now: i64,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "insert into api_tokens (user_id, name, token_hash, created_at)
+         values ($1, $2, $3, $4)
+         returning id",
+    )
+    .bind(user_id)
+    .bind(name)
+    .bind(token_hash)
+    .bind(now)
+    .fetch_one(executor)
+    .await
+}
+
+#[derive(sqlx::FromRow)]
+struct TokenUser {
+    id: i64,
+    name: String,
+    role: String,
+}
+
+/// The user holding a token that is not revoked.
+pub async fn find_user_by_token_hash<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    token_hash: &str,
+) -> Result<Option<User>, sqlx::Error> {
+    let row: Option<TokenUser> = sqlx::query_as(
+        "select u.id, u.name, u.role
+         from api_tokens t
+         join users u on u.id = t.user_id
+         where t.token_hash = $1
+           and t.revoked_at is null",
+    )
+    .bind(token_hash)
+    .fetch_optional(executor)
+    .await?;
+    Ok(row.map(|r| User {
+        id: r.id,
+        name: r.name,
+        role: Role::parse(&r.role),
+    }))
+}
+
+/// Revokes one of a user's tokens; false when the user has no such live token.
+pub async fn revoke_token<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    user_id: i64,
+    token_id: i64,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "update api_tokens
+         set revoked_at = $3
+         where id = $2
+           and user_id = $1
+           and revoked_at is null",
+    )
+    .bind(user_id)
+    .bind(token_id)
+    .bind(now)
+    .execute(executor)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}

@@ -1,0 +1,168 @@
+//! The one error type of HTTP handlers: it logs internal errors and answers every error as
+//! JSON `{"error": "...", "details": [...]}` with the right status.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::clock;
+
+/// The JSON body of every error answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong, in one sentence.
+    pub error: String,
+    /// Further lines: validation messages, limits, when to retry.
+    pub details: Vec<String>,
+}
+
+/// Why a request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Malformed request (400).
+    #[error("{message}")]
+    BadRequest {
+        /// One sentence.
+        message: String,
+        /// More lines.
+        details: Vec<String>,
+    },
+    /// No or unknown token (401).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Authenticated but not allowed (403).
+    #[error("{0}")]
+    Forbidden(String),
+    /// No such thing (404).
+    #[error("{0}")]
+    NotFound(String),
+    /// The upload is larger than the cap (413).
+    #[error("the upload is larger than the limit of {limit} bytes")]
+    TooLarge {
+        /// The cap in bytes.
+        limit: u64,
+    },
+    /// The submission breaks the format rules (422); the messages are participant-safe.
+    #[error("the submission is invalid")]
+    Invalid(Vec<String>),
+    /// The daily quota is used up (429).
+    #[error("the daily submission limit of {limit} is reached")]
+    QuotaExhausted {
+        /// Submissions per UTC day.
+        limit: u32,
+        /// When the next submission is allowed, Unix milliseconds.
+        next_allowed_at: i64,
+    },
+    /// Too many jobs are waiting (503).
+    #[error("the scoring queue is full")]
+    QueueFull {
+        /// Seconds to wait.
+        retry_after_s: u64,
+    },
+    /// Anything else (500): logged in full, answered without details.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl AppError {
+    /// A 400 with one message.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        AppError::BadRequest {
+            message: message.into(),
+            details: Vec::new(),
+        }
+    }
+
+    /// The status this error answers with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AppError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::QuotaExhausted { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::QueueFull { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl From<sqlx::Error> for AppError {
+    fn from(err: sqlx::Error) -> Self {
+        AppError::Internal(anyhow::Error::new(err).context("database"))
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let mut retry_after = None;
+        let details = match &self {
+            AppError::BadRequest { details, .. } => details.clone(),
+            AppError::Invalid(lines) => lines.clone(),
+            AppError::TooLarge { limit } => vec![format!("the limit is {limit} bytes")],
+            AppError::QuotaExhausted {
+                next_allowed_at, ..
+            } => {
+                let now = clock::now_ms();
+                retry_after = Some(((next_allowed_at - now).max(0) as u64).div_ceil(1000));
+                vec![
+                    "failed submissions do not count".to_owned(),
+                    format!(
+                        "next submission allowed at {}",
+                        clock::rfc3339(*next_allowed_at)
+                    ),
+                ]
+            }
+            AppError::QueueFull { retry_after_s } => {
+                retry_after = Some(*retry_after_s);
+                vec![format!("retry in {retry_after_s} seconds")]
+            }
+            AppError::Internal(err) => {
+                tracing::error!(error = format!("{err:#}"), "internal error");
+                Vec::new()
+            }
+            AppError::Unauthorized(_) | AppError::Forbidden(_) | AppError::NotFound(_) => {
+                Vec::new()
+            }
+        };
+        let error = match &self {
+            AppError::Internal(_) => "internal error".to_owned(),
+            other => other.to_string(),
+        };
+        let mut response = (status, Json(ErrorBody { error, details })).into_response();
+        let headers = response.headers_mut();
+        if let Some(seconds) = retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AppError;
+    use axum::http::{StatusCode, header};
+    use axum::response::IntoResponse;
+
+    #[test]
+    fn an_internal_error_answers_without_its_cause() {
+        let err = AppError::Internal(anyhow::anyhow!("reading annotations/labels.csv"));
+        let response = err.into_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn a_full_queue_says_when_to_retry() {
+        let response = AppError::QueueFull { retry_after_s: 30 }.into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "30");
+    }
+}

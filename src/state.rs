@@ -1,0 +1,34 @@
+//! The one cloneable state every handler and worker takes: database, configuration, the
+//! loaded test set and the process's metrics.
+
+use std::sync::Arc;
+
+use tokio::sync::Notify;
+
+use crate::config::Config;
+use crate::db::Db;
+use crate::telemetry::Metrics;
+
+/// The hidden annotations, loaded once, and the manifest version scores are recorded with.
+#[derive(Debug)]
+pub struct TestSet {
+    /// The scorer's view of the annotations (Sync, shared by every scoring thread).
+    pub annotations: scorer::Annotations,
+    /// The manifest version, or `unpinned` when no manifest was given.
+    pub manifest_version: String,
+}
+
+/// Shared state; clones share everything.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// The database.
+    pub db: Db,
+    /// The configuration.
+    pub config: Arc<Config>,
+    /// The test set.
+    pub testset: Arc<TestSet>,
+    /// Counters and histograms for `/metrics`.
+    pub metrics: Arc<Metrics>,
+    /// Wakes this process's workers when a job is enqueued.
+    pub jobs_ready: Arc<Notify>,
+}

@@ -1,0 +1,42 @@
+//! HTTP: the router, its middleware (tracing, security headers) and one module per area.
+
+pub mod api;
+pub mod auth;
+pub mod health;
+pub mod upload;
+
+use axum::Router;
+use axum::http::{HeaderName, HeaderValue, header};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::error::AppError;
+use crate::state::AppState;
+
+/// The whole application's routes.
+pub fn router(state: AppState) -> Router {
+    let security_headers = [
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+        ),
+    ];
+    let mut router = Router::new()
+        .merge(health::router())
+        .nest("/api/v1", api::router(&state))
+        .fallback(not_found);
+    for (name, value) in security_headers {
+        router = router.layer(SetResponseHeaderLayer::if_not_present(
+            HeaderName::clone(&name),
+            HeaderValue::from_static(value),
+        ));
+    }
+    router.layer(TraceLayer::new_for_http()).with_state(state)
+}
+
+async fn not_found() -> AppError {
+    AppError::NotFound("no such page or endpoint".to_owned())
+}

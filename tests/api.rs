@@ -1,0 +1,701 @@
+//! The REST API v1 over real HTTP, on SQLite and PostgreSQL: every endpoint and every
+//! error path, and that no answer holds anything per-study.
+
+mod helpers;
+
+use helpers::{Backend, invalid_csv, predictions_csv, spawn_app, spawn_app_with, study_ids};
+use serde_json::Value;
+
+on_both_databases!(
+    health_and_metrics_answer,
+    an_upload_is_scored_and_ranked_on_the_board,
+    an_invalid_upload_fails_with_every_problem_listed,
+    failed_submissions_do_not_count_against_the_quota,
+    validation_answers_the_scoring_messages_without_using_quota,
+    requests_without_a_valid_token_get_401,
+    another_participants_submission_is_forbidden,
+    unknown_ids_and_paths_get_404,
+    malformed_forms_get_400,
+    an_upload_over_the_cap_gets_413,
+    fifty_concurrent_uploads_with_five_left_admit_exactly_five,
+    a_full_queue_answers_503_with_retry_after,
+    organizers_flag_baselines_hide_entries_and_rescore,
+    the_board_keeps_the_best_entry_per_method_unless_asked_for_all,
+    the_board_rejects_unknown_sort_metrics_and_formats,
+    the_openapi_document_lists_every_endpoint,
+);
+
+/// No answer may hold a study id (EVALUATION.md section 5).
+fn assert_no_study_ids(text: &str) {
+    for id in study_ids() {
+        assert!(!text.contains(&id), "an answer names study {id}: {text}");
+    }
+}
+
+async fn health_and_metrics_answer(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let response = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.text().await.unwrap(), "ok\n");
+
+    let token = app.participant("alice").await;
+    let id = app.submit(&token, &predictions_csv(1.0), "perfect").await;
+    app.wait_done(&token, id).await;
+    let response = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let text = response.text().await.unwrap();
+    assert!(
+        text.contains("triageboard_queue_jobs{state=\"queued\"} 0"),
+        "{text}"
+    );
+    assert!(
+        text.contains("triageboard_submissions{status=\"scored\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("triageboard_scoring_seconds_count 1"),
+        "{text}"
+    );
+}
+
+async fn an_upload_is_scored_and_ranked_on_the_board(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = app.participant("alice").await;
+    let response = app
+        .upload(
+            &token,
+            "predictions.csv",
+            predictions_csv(1.0).into_bytes(),
+            &[
+                ("method", "Perfect oracle"),
+                ("description", "knows the labels"),
+                ("code_url", "https://example.org/code"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 202);
+    let accepted: Value = response.json().await.unwrap();
+    assert_eq!(accepted["status"], "queued");
+    let id = accepted["id"].as_i64().unwrap();
+    assert_eq!(accepted["url"], format!("/api/v1/submissions/{id}"));
+
+    let done = app.wait_done(&token, id).await;
+    assert_eq!(done["status"], "scored", "{done}");
+    assert!(done["error"].is_null());
+    assert!(done["scored_at"].as_str().unwrap().ends_with('Z'));
+    assert!(done["created_at"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(done["method"], "Perfect oracle");
+    assert_eq!(done["manifest_version"], "unpinned");
+    let scores = &done["scores"];
+    assert_eq!(scores["n_studies"], 12);
+    assert_eq!(scores["auc_vs_all"], 1.0);
+    assert_eq!(scores["identification_source"], "covid_probability");
+    assert_eq!(scores["severity_source"], "affected_percent");
+    assert!(scores["auc_vs_all_ci"].is_array());
+    assert!(scores["dice"].is_null());
+    let keys: Vec<&String> = scores.as_object().unwrap().keys().collect();
+    for key in &keys {
+        assert!(
+            [
+                "n_studies",
+                "n_covid",
+                "identification_source",
+                "severity_source",
+                "spearman",
+                "spearman_ci",
+                "dice",
+                "dice_ci"
+            ]
+            .contains(&key.as_str())
+                || key.starts_with("auc_vs_"),
+            "unexpected key {key}"
+        );
+    }
+    assert_no_study_ids(&done.to_string());
+
+    let (status, board) = app.get_json("/api/v1/leaderboard", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(board["sort"], "auc_vs_all");
+    let rows = board["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["rank"], 1);
+    assert_eq!(rows[0]["participant"], "alice");
+    assert_eq!(rows[0]["method"], "Perfect oracle");
+    assert_eq!(rows[0]["baseline"], false);
+    assert_eq!(rows[0]["scores"]["auc_vs_all"], 1.0);
+    assert_no_study_ids(&board.to_string());
+
+    let response = app
+        .client
+        .get(app.url("/api/v1/leaderboard?format=csv"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let csv = response.text().await.unwrap();
+    let mut lines = csv.lines();
+    let head = lines.next().unwrap();
+    assert!(head.starts_with(
+        "rank,participant,method,baseline,submission_id,created_at,auc_vs_all,auc_vs_all_ci_low"
+    ));
+    assert!(
+        lines
+            .next()
+            .unwrap()
+            .starts_with("1,alice,Perfect oracle,false,")
+    );
+    assert_no_study_ids(&csv);
+
+    let (status, mine) = app.get_json("/api/v1/submissions", Some(&token)).await;
+    assert_eq!(status, 200);
+    assert_eq!(mine.as_array().unwrap().len(), 1);
+}
+
+async fn an_invalid_upload_fails_with_every_problem_listed(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = app.participant("bob").await;
+    let id = app.submit(&token, &invalid_csv(), "broken").await;
+    let done = app.wait_done(&token, id).await;
+    assert_eq!(done["status"], "failed");
+    assert_eq!(done["error"], "the submission is invalid");
+    let details: Vec<&str> = done["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_str().unwrap())
+        .collect();
+    assert!(details.len() >= 3, "{details:?}");
+    assert!(
+        details.iter().any(|d| d.contains("not_a_study")),
+        "{details:?}"
+    );
+    assert!(details.iter().any(|d| d.contains("1.5")), "{details:?}");
+    assert!(done["scores"].is_null());
+    let (_, board) = app.get_json("/api/v1/leaderboard", None).await;
+    assert!(board["rows"].as_array().unwrap().is_empty());
+}
+
+async fn failed_submissions_do_not_count_against_the_quota(backend: Backend) {
+    let app = spawn_app_with(backend, |c| c.daily_quota = 1).await;
+    let token = app.participant("carol").await;
+    let id = app.submit(&token, &invalid_csv(), "broken").await;
+    assert_eq!(app.wait_done(&token, id).await["status"], "failed");
+    let (_, me) = app.get_json("/api/v1/me", Some(&token)).await;
+    assert_eq!(me["used_today"], 0);
+    assert_eq!(me["remaining_today"], 1);
+
+    let id = app.submit(&token, &predictions_csv(0.8), "fixed").await;
+    assert_eq!(app.wait_done(&token, id).await["status"], "scored");
+    let response = app
+        .upload(
+            &token,
+            "predictions.csv",
+            predictions_csv(0.9).into_bytes(),
+            &[],
+        )
+        .await;
+    assert_eq!(response.status(), 429);
+    assert!(response.headers().contains_key("retry-after"));
+    let body: Value = response.json().await.unwrap();
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("daily submission limit of 1")
+    );
+    assert!(
+        body["details"]
+            .to_string()
+            .contains("next submission allowed at")
+    );
+    let (_, me) = app.get_json("/api/v1/me", Some(&token)).await;
+    assert_eq!(me["remaining_today"], 0);
+    assert!(
+        me["next_submission_allowed_at"]
+            .as_str()
+            .unwrap()
+            .ends_with("T00:00:00.000Z")
+    );
+}
+
+async fn validation_answers_the_scoring_messages_without_using_quota(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = app.participant("dave").await;
+    let response = app
+        .post_form(
+            "/api/v1/validate",
+            &token,
+            "predictions.csv",
+            invalid_csv().into_bytes(),
+            &[],
+        )
+        .await;
+    assert_eq!(response.status(), 422);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "the submission is invalid");
+    let validated = body["details"].clone();
+    assert!(validated.as_array().unwrap().len() >= 3);
+
+    let response = app
+        .post_form(
+            "/api/v1/validate",
+            &token,
+            "predictions.csv",
+            predictions_csv(0.5).into_bytes(),
+            &[],
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.json::<Value>().await.unwrap()["valid"], true);
+
+    let response = app
+        .post_form(
+            "/api/v1/validate",
+            &token,
+            "x.csv",
+            b"\x1f\x8b\x08\x00junk".to_vec(),
+            &[],
+        )
+        .await;
+    assert_eq!(response.status(), 422);
+
+    let (_, me) = app.get_json("/api/v1/me", Some(&token)).await;
+    assert_eq!(me["used_today"], 0);
+
+    // A failed scoring answers the same messages as the validation.
+    let id = app.submit(&token, &invalid_csv(), "broken").await;
+    assert_eq!(app.wait_done(&token, id).await["details"], validated);
+    // Nothing is left behind in the upload folder.
+    let incoming = std::fs::read_dir(app.state.config.incoming_dir())
+        .unwrap()
+        .count();
+    assert_eq!(incoming, 0);
+}
+
+async fn requests_without_a_valid_token_get_401(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let cases: [Option<&str>; 4] = [
+        None,
+        Some("Bearer tb_0000"),
+        Some("Basic YWxpY2U6cHc="),
+        Some("Bearer "),
+    ];
+    for header in cases {
+        for path in ["/api/v1/me", "/api/v1/submissions", "/api/v1/submissions/1"] {
+            let mut request = app.client.get(app.url(path));
+            if let Some(header) = header {
+                request = request.header("authorization", header);
+            }
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 401, "{path} with {header:?}");
+            assert_eq!(response.headers()["www-authenticate"], "Bearer");
+            let body: Value = response.json().await.unwrap();
+            assert!(body["error"].is_string() && body["details"].is_array());
+        }
+    }
+    let response = app
+        .upload(
+            "tb_wrong",
+            "predictions.csv",
+            predictions_csv(1.0).into_bytes(),
+            &[],
+        )
+        .await;
+    assert_eq!(response.status(), 401);
+}
+
+async fn another_participants_submission_is_forbidden(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let alice = app.participant("alice").await;
+    let mallory = app.participant("mallory").await;
+    let id = app.submit(&alice, &predictions_csv(1.0), "mine").await;
+    let (status, body) = app
+        .get_json(&format!("/api/v1/submissions/{id}"), Some(&mallory))
+        .await;
+    assert_eq!(status, 403);
+    assert_eq!(
+        body["error"],
+        "this submission belongs to another participant"
+    );
+    let (status, body) = app
+        .get_json(
+            &format!("/api/v1/submissions/{id}"),
+            Some(&app.organizer_token),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["participant"], "alice");
+    let (_, mine) = app.get_json("/api/v1/submissions", Some(&mallory)).await;
+    assert!(mine.as_array().unwrap().is_empty());
+}
+
+async fn unknown_ids_and_paths_get_404(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = app.participant("erin").await;
+    for path in [
+        "/api/v1/submissions/999999",
+        "/api/v1/submissions/abc",
+        "/api/v1/nothing",
+        "/nothing",
+    ] {
+        let (status, body) = app.get_json(path, Some(&token)).await;
+        assert_eq!(status, 404, "{path}");
+        assert!(body["error"].is_string(), "{path}");
+    }
+}
+
+async fn malformed_forms_get_400(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = app.participant("frank").await;
+    let url = app.url("/api/v1/submissions");
+
+    let response = app
+        .client
+        .post(&url)
+        .bearer_auth(&token)
+        .body("hello")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["error"],
+        "expected a multipart/form-data body"
+    );
+
+    let form = reqwest::multipart::Form::new().text("method", "no file");
+    let response = app
+        .client
+        .post(&url)
+        .bearer_auth(&token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["error"],
+        "the form has no `file` field"
+    );
+
+    let response = app
+        .upload(
+            &token,
+            "p.csv",
+            predictions_csv(1.0).into_bytes(),
+            &[("team", "x")],
+        )
+        .await;
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "unknown form field `team`");
+    assert!(body["details"][0].as_str().unwrap().contains("method"));
+
+    let response = app.upload(&token, "p.csv", Vec::new(), &[]).await;
+    assert_eq!(response.status(), 400);
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["error"],
+        "the uploaded file is empty"
+    );
+
+    let long = "x".repeat(5000);
+    let response = app
+        .upload(
+            &token,
+            "p.csv",
+            predictions_csv(1.0).into_bytes(),
+            &[("description", &long)],
+        )
+        .await;
+    assert_eq!(response.status(), 400);
+
+    let response = app
+        .upload(
+            &token,
+            "p.csv",
+            predictions_csv(1.0).into_bytes(),
+            &[("paper_url", "javascript:alert(1)")],
+        )
+        .await;
+    assert_eq!(response.status(), 400);
+
+    let response = app
+        .client
+        .post(&url)
+        .bearer_auth(&token)
+        .header("content-type", "multipart/form-data; boundary=XYZ")
+        .body("--XYZ\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nabc")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+
+    let (_, me) = app.get_json("/api/v1/me", Some(&token)).await;
+    assert_eq!(me["used_today"], 0);
+}
+
+async fn an_upload_over_the_cap_gets_413(backend: Backend) {
+    let app = spawn_app_with(backend, |c| c.max_upload_bytes = 1000).await;
+    let token = app.participant("grace").await;
+    let big = predictions_csv(1.0).repeat(10);
+    assert!(big.len() > 1000);
+    let response = app
+        .upload(&token, "predictions.csv", big.clone().into_bytes(), &[])
+        .await;
+    assert_eq!(response.status(), 413);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        body["error"],
+        "the upload is larger than the limit of 1000 bytes"
+    );
+    let response = app
+        .post_form(
+            "/api/v1/validate",
+            &token,
+            "predictions.csv",
+            big.into_bytes(),
+            &[],
+        )
+        .await;
+    assert_eq!(response.status(), 413);
+
+    // Announced far beyond the cap: refused before the body is read.
+    let response = app
+        .client
+        .post(app.url("/api/v1/submissions"))
+        .bearer_auth(&token)
+        .header("content-type", "multipart/form-data; boundary=XYZ")
+        .body(vec![b'x'; 200_000])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+    let incoming = std::fs::read_dir(app.state.config.incoming_dir())
+        .unwrap()
+        .count();
+    assert_eq!(incoming, 0);
+}
+
+async fn fifty_concurrent_uploads_with_five_left_admit_exactly_five(backend: Backend) {
+    // No worker: nothing fails meanwhile, so the count is exact.
+    let app = spawn_app_with(backend, |c| c.workers = 0).await;
+    let token = app.participant("heidi").await;
+    let csv = predictions_csv(0.7);
+    let uploads =
+        (0..50).map(|_| app.upload(&token, "predictions.csv", csv.clone().into_bytes(), &[]));
+    let statuses: Vec<u16> = futures_util::future::join_all(uploads)
+        .await
+        .iter()
+        .map(|r| r.status().as_u16())
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 202).count(),
+        5,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 429).count(),
+        45,
+        "{statuses:?}"
+    );
+    let (_, mine) = app.get_json("/api/v1/submissions", Some(&token)).await;
+    assert_eq!(mine.as_array().unwrap().len(), 5);
+    let stored = std::fs::read_dir(app.state.config.submissions_dir())
+        .unwrap()
+        .count();
+    assert_eq!(stored, 5, "refused uploads leave no file");
+}
+
+async fn a_full_queue_answers_503_with_retry_after(backend: Backend) {
+    let app = spawn_app_with(backend, |c| {
+        c.workers = 0;
+        c.max_queue = 2;
+    })
+    .await;
+    let token = app.participant("ivan").await;
+    app.submit(&token, &predictions_csv(0.5), "a").await;
+    app.submit(&token, &predictions_csv(0.6), "b").await;
+    let response = app
+        .upload(
+            &token,
+            "predictions.csv",
+            predictions_csv(0.7).into_bytes(),
+            &[],
+        )
+        .await;
+    assert_eq!(response.status(), 503);
+    assert_eq!(response.headers()["retry-after"], "60");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "the scoring queue is full");
+    let (_, me) = app.get_json("/api/v1/me", Some(&token)).await;
+    assert_eq!(me["used_today"], 2);
+}
+
+async fn organizers_flag_baselines_hide_entries_and_rescore(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = app.participant("judy").await;
+    let id = app
+        .submit(&token, &predictions_csv(0.9), "ResNet-ish")
+        .await;
+    app.wait_done(&token, id).await;
+    let flag = |path: String, bearer: String, body: Value| {
+        let request = app
+            .client
+            .post(app.url(&path))
+            .bearer_auth(bearer)
+            .json(&body);
+        async move { request.send().await.unwrap() }
+    };
+
+    let response = flag(
+        format!("/api/v1/admin/submissions/{id}/baseline"),
+        token.clone(),
+        serde_json::json!({"value": true}),
+    )
+    .await;
+    assert_eq!(response.status(), 403);
+    let response = app
+        .client
+        .post(app.url(&format!("/api/v1/admin/submissions/{id}/baseline")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+
+    let organizer = app.organizer_token.clone();
+    let response = flag(
+        format!("/api/v1/admin/submissions/{id}/baseline"),
+        organizer.clone(),
+        serde_json::json!({"value": true}),
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.json::<Value>().await.unwrap()["baseline"], true);
+    let (_, board) = app.get_json("/api/v1/leaderboard", None).await;
+    assert_eq!(board["rows"][0]["baseline"], true);
+
+    let response = flag(
+        format!("/api/v1/admin/submissions/{id}/baseline"),
+        organizer.clone(),
+        serde_json::json!({"v": 1}),
+    )
+    .await;
+    assert_eq!(response.status(), 400);
+    let response = flag(
+        "/api/v1/admin/submissions/424242/hidden".to_owned(),
+        organizer.clone(),
+        serde_json::json!({"value": true}),
+    )
+    .await;
+    assert_eq!(response.status(), 404);
+
+    let response = flag(
+        format!("/api/v1/admin/submissions/{id}/hidden"),
+        organizer.clone(),
+        serde_json::json!({"value": true}),
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    let (_, board) = app.get_json("/api/v1/leaderboard", None).await;
+    assert!(board["rows"].as_array().unwrap().is_empty());
+    let response = flag(
+        format!("/api/v1/admin/submissions/{id}/hidden"),
+        organizer.clone(),
+        serde_json::json!({"value": false}),
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+
+    let first = app.wait_done(&token, id).await;
+    let response = app
+        .client
+        .post(app.url(&format!("/api/v1/admin/submissions/{id}/rescore")))
+        .bearer_auth(&organizer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let again = app.wait_done(&token, id).await;
+    assert_eq!(again["scores"], first["scores"], "scoring is deterministic");
+}
+
+async fn the_board_keeps_the_best_entry_per_method_unless_asked_for_all(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let alice = app.participant("alice").await;
+    let bob = app.participant("bob").await;
+    let weak = app.submit(&alice, &predictions_csv(0.2), "net").await;
+    let strong = app.submit(&alice, &predictions_csv(1.0), "net").await;
+    let other = app.submit(&bob, &predictions_csv(0.95), "forest").await;
+    for (token, id) in [(&alice, weak), (&alice, strong), (&bob, other)] {
+        assert_eq!(app.wait_done(token, id).await["status"], "scored");
+    }
+    let (_, board) = app.get_json("/api/v1/leaderboard", None).await;
+    let rows = board["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{board}");
+    assert_eq!(rows[0]["submission_id"], strong);
+    assert!(rows[0]["tied_with_leader"].is_null());
+    assert!(rows[1]["tied_with_leader"].is_boolean(), "{board}");
+
+    let (_, all) = app
+        .get_json("/api/v1/leaderboard?all=true&sort=spearman", None)
+        .await;
+    assert_eq!(all["rows"].as_array().unwrap().len(), 3);
+    assert_eq!(all["sort"], "spearman");
+    assert_eq!(all["all"], true);
+}
+
+async fn the_board_rejects_unknown_sort_metrics_and_formats(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (status, body) = app
+        .get_json("/api/v1/leaderboard?sort=accuracy", None)
+        .await;
+    assert_eq!(status, 400);
+    assert!(body["details"][0].as_str().unwrap().contains("auc_vs_all"));
+    let (status, _) = app.get_json("/api/v1/leaderboard?format=xml", None).await;
+    assert_eq!(status, 400);
+    let (status, _) = app.get_json("/api/v1/leaderboard?all=maybe", None).await;
+    assert_eq!(status, 400);
+    let (status, body) = app.get_json("/api/v1/leaderboard?sort=dice", None).await;
+    assert_eq!(status, 200);
+    assert!(body["rows"].as_array().unwrap().is_empty());
+}
+
+async fn the_openapi_document_lists_every_endpoint(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (status, doc) = app.get_json("/api/v1/openapi.json", None).await;
+    assert_eq!(status, 200);
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    for path in [
+        "/api/v1/submissions",
+        "/api/v1/submissions/{id}",
+        "/api/v1/validate",
+        "/api/v1/leaderboard",
+        "/api/v1/me",
+        "/api/v1/admin/submissions/{id}/baseline",
+        "/api/v1/admin/submissions/{id}/hidden",
+        "/api/v1/admin/submissions/{id}/rescore",
+    ] {
+        assert!(doc["paths"].get(path).is_some(), "{path} is missing");
+    }
+    let post = &doc["paths"]["/api/v1/submissions"]["post"];
+    for status in ["202", "400", "401", "413", "429", "503"] {
+        assert!(
+            post["responses"].get(status).is_some(),
+            "POST /submissions lacks {status}"
+        );
+    }
+    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+}

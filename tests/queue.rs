@@ -1,0 +1,123 @@
+//! The job queue in the database, on SQLite and PostgreSQL: atomic claims, leases that
+//! expire when a worker dies, and the first-start organizer.
+
+mod helpers;
+
+use std::collections::HashSet;
+
+use helpers::{Backend, predictions_csv, spawn_app_with};
+use triageboard::clock::now_ms;
+use triageboard::db::jobs;
+use triageboard::jobs::run_pending;
+use triageboard::startup::Application;
+
+on_both_databases!(
+    a_job_whose_worker_died_is_scored_after_its_lease_expires,
+    a_running_job_with_a_live_lease_is_not_taken,
+    concurrent_claims_never_share_a_job,
+    a_second_start_on_the_same_database_prints_no_new_organizer_token,
+);
+
+async fn a_job_whose_worker_died_is_scored_after_its_lease_expires(backend: Backend) {
+    let app = spawn_app_with(backend, |c| c.workers = 0).await;
+    let token = app.participant("alice").await;
+    let id = app.submit(&token, &predictions_csv(1.0), "net").await;
+
+    // A worker claims the job with a 1 ms lease and dies without recording anything.
+    let claimed = jobs::claim(&app.state.db, "dead-worker", now_ms(), 1)
+        .await
+        .unwrap();
+    assert_eq!(claimed.map(|j| j.submission_id), Some(id));
+    let (_, running) = app
+        .get_json(&format!("/api/v1/submissions/{id}"), Some(&token))
+        .await;
+    assert_eq!(running["status"], "running");
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+
+    let done = run_pending(&app.state, "live-worker").await.unwrap();
+    assert_eq!(done, 1);
+    let body = app.wait_done(&token, id).await;
+    assert_eq!(body["status"], "scored");
+    assert_eq!(
+        jobs::queue_length(app.state.db.pool()).await.unwrap(),
+        (0, 0)
+    );
+}
+
+async fn a_running_job_with_a_live_lease_is_not_taken(backend: Backend) {
+    let app = spawn_app_with(backend, |c| c.workers = 0).await;
+    let token = app.participant("bob").await;
+    app.submit(&token, &predictions_csv(1.0), "net").await;
+    let first = jobs::claim(&app.state.db, "w1", now_ms(), 60_000)
+        .await
+        .unwrap();
+    assert!(first.is_some());
+    let second = jobs::claim(&app.state.db, "w2", now_ms(), 60_000)
+        .await
+        .unwrap();
+    assert_eq!(second, None);
+    assert!(
+        jobs::extend_lease(
+            app.state.db.pool(),
+            first.unwrap().submission_id,
+            "w1",
+            now_ms() + 60_000
+        )
+        .await
+        .unwrap()
+    );
+    assert!(
+        !jobs::extend_lease(
+            app.state.db.pool(),
+            first.unwrap().submission_id,
+            "w2",
+            now_ms() + 60_000
+        )
+        .await
+        .unwrap()
+    );
+}
+
+async fn concurrent_claims_never_share_a_job(backend: Backend) {
+    let app = spawn_app_with(backend, |c| {
+        c.workers = 0;
+        c.daily_quota = 20;
+    })
+    .await;
+    let token = app.participant("carol").await;
+    let mut ids = HashSet::new();
+    for i in 0..8 {
+        ids.insert(
+            app.submit(&token, &predictions_csv(0.5), &format!("m{i}"))
+                .await,
+        );
+    }
+    let claims = (0..12).map(|i| {
+        let db = app.state.db.clone();
+        tokio::spawn(async move {
+            jobs::claim(&db, &format!("w{i}"), now_ms(), 60_000)
+                .await
+                .unwrap()
+        })
+    });
+    let claimed: Vec<i64> = futures_util::future::join_all(claims)
+        .await
+        .into_iter()
+        .filter_map(|r| r.unwrap())
+        .map(|j| j.submission_id)
+        .collect();
+    assert_eq!(claimed.len(), 8, "{claimed:?}");
+    assert_eq!(claimed.iter().copied().collect::<HashSet<_>>(), ids);
+}
+
+async fn a_second_start_on_the_same_database_prints_no_new_organizer_token(backend: Backend) {
+    let app = spawn_app_with(backend, |c| c.workers = 0).await;
+    let mut config = (*app.state.config).clone();
+    config.bind = "127.0.0.1:0".parse().unwrap();
+    let again = Application::build(config).await.unwrap();
+    assert_eq!(again.initial_token(), None);
+    let (status, me) = app.get_json("/api/v1/me", Some(&app.organizer_token)).await;
+    assert_eq!(status, 200);
+    assert_eq!(me["role"], "organizer");
+    assert!(me["daily_quota"].is_null());
+}
