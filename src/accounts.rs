@@ -1,7 +1,6 @@
 //! Accounts: argon2 password hashes, API tokens (shown once, stored as sha256), and
 //! creating users with a first token.
 
-use anyhow::Context;
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use sha2::{Digest, Sha256};
@@ -70,13 +69,18 @@ pub async fn create_user_with_token(
     let password_hash = password.map(hash_password).transpose()?;
     let token = new_token()?;
     let now = clock::now_ms();
+    // The insert comes first: on SQLite a transaction that reads before it writes can fail
+    // at once with SQLITE_BUSY when another connection wrote in between.
     let mut tx = db.pool().begin().await?;
-    if users::find_user_by_name(&mut *tx, name).await?.is_some() {
-        anyhow::bail!("a user named {name:?} already exists");
-    }
-    let user_id = users::insert_user(&mut *tx, name, password_hash.as_deref(), role, now)
+    let user_id = match users::insert_user(&mut *tx, name, password_hash.as_deref(), role, now)
         .await
-        .with_context(|| format!("creating user {name:?}"))?;
+    {
+        Ok(id) => id,
+        Err(sqlx::Error::Database(err)) if err.is_unique_violation() => {
+            anyhow::bail!("a user named {name:?} already exists")
+        }
+        Err(err) => return Err(anyhow::Error::new(err).context(format!("creating user {name:?}"))),
+    };
     tokens::insert_token(&mut *tx, user_id, "first token", &token_hash(&token), now).await?;
     tx.commit().await?;
     Ok(token)

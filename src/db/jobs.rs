@@ -38,6 +38,26 @@ pub async fn enqueue<'e, E: Executor<'e, Database = Any>>(
     Ok(())
 }
 
+/// Puts every submission in the queue again (after the annotations changed), in one
+/// statement; returns how many.
+pub async fn enqueue_all<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    now: i64,
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "insert into jobs (submission_id, state, attempts, enqueued_at)
+         select id, 'queued', 0, $1
+         from submissions
+         where true
+         on conflict (submission_id) do update
+         set state = 'queued', attempts = 0, lease_until = null, worker = null",
+    )
+    .bind(now)
+    .execute(executor)
+    .await?;
+    Ok(done.rows_affected())
+}
+
 /// PostgreSQL: `skip locked` lets concurrent workers pass over a row another worker is
 /// claiming instead of waiting for it and then finding it taken.
 const CLAIM_POSTGRES: &str = "update jobs

@@ -9,8 +9,14 @@
 //! visible as an explicit `match db.dialect()`. The price is the `Any` type set (integers,
 //! floats, text): times are stored as Unix milliseconds and flags as 0/1 integers, which
 //! keeps the two schemas identical in meaning.
+//!
+//! One rule for transactions, from SQLite: a transaction writes before it reads. SQLite
+//! starts transactions deferred, and one that read first and then wants the write lock
+//! fails at once (`SQLITE_BUSY`, no waiting) if another connection wrote meanwhile; one
+//! that writes first waits for the lock under the busy timeout.
 
 pub mod jobs;
+pub mod sessions;
 pub mod submissions;
 pub mod tokens;
 pub mod users;

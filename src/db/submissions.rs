@@ -198,6 +198,14 @@ pub async fn list_for_user<'e, E: Executor<'e, Database = Any>>(
     sqlx::query_as(&sql).bind(user_id).fetch_all(executor).await
 }
 
+/// Every submission, newest first (organizers).
+pub async fn list_all<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+) -> Result<Vec<Submission>, sqlx::Error> {
+    let sql = format!("{SELECT_SUBMISSION} order by s.id desc");
+    sqlx::query_as(&sql).fetch_all(executor).await
+}
+
 /// Marks a submission as being scored.
 pub async fn mark_running<'e, E: Executor<'e, Database = Any>>(
     executor: E,

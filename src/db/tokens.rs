@@ -75,3 +75,32 @@ pub async fn revoke_token<'e, E: Executor<'e, Database = Any>>(
     .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// A token as the settings page lists it (never the token itself).
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct TokenInfo {
+    /// Row id.
+    pub id: i64,
+    /// The name given at creation.
+    pub name: String,
+    /// Unix milliseconds.
+    pub created_at: i64,
+    /// Unix milliseconds, when revoked.
+    pub revoked_at: Option<i64>,
+}
+
+/// A user's tokens, newest first.
+pub async fn list_tokens<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    user_id: i64,
+) -> Result<Vec<TokenInfo>, sqlx::Error> {
+    sqlx::query_as(
+        "select id, name, created_at, revoked_at
+         from api_tokens
+         where user_id = $1
+         order by id desc",
+    )
+    .bind(user_id)
+    .fetch_all(executor)
+    .await
+}

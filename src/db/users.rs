@@ -105,22 +105,6 @@ pub async fn insert_first_organizer<'e, E: Executor<'e, Database = Any>>(
     .await
 }
 
-/// The user with this name.
-pub async fn find_user_by_name<'e, E: Executor<'e, Database = Any>>(
-    executor: E,
-    name: &str,
-) -> Result<Option<User>, sqlx::Error> {
-    let row: Option<UserRow> = sqlx::query_as(
-        "select id, name, role
-         from users
-         where name = $1",
-    )
-    .bind(name)
-    .fetch_optional(executor)
-    .await?;
-    Ok(row.map(User::from))
-}
-
 /// Touches the user's row: inside a transaction this serializes the user's uploads, so
 /// the quota check that follows sees every upload committed before it (a row lock on
 /// PostgreSQL, the database's write lock on SQLite).

@@ -1,8 +1,11 @@
 //! HTTP: the router, its middleware (tracing, security headers) and one module per area.
 
 pub mod api;
+pub mod assets;
 pub mod auth;
 pub mod health;
+pub mod pages;
+pub mod session;
 pub mod upload;
 
 use axum::Router;
@@ -26,8 +29,11 @@ pub fn router(state: AppState) -> Router {
     ];
     let mut router = Router::new()
         .merge(health::router())
+        .merge(assets::router())
+        .merge(pages::router(&state))
         .nest("/api/v1", api::router(&state))
-        .fallback(not_found);
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn(session::csrf_cookie));
     for (name, value) in security_headers {
         router = router.layer(SetResponseHeaderLayer::if_not_present(
             HeaderName::clone(&name),

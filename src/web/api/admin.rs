@@ -125,12 +125,13 @@ pub async fn rescore(
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<SubmissionView>), AppError> {
     let id = parse_id(&id)?;
-    let mut tx = state.db.pool().begin().await?;
-    if submissions::find_submission(&mut *tx, id).await?.is_none() {
+    if submissions::find_submission(state.db.pool(), id)
+        .await?
+        .is_none()
+    {
         return Err(AppError::NotFound(format!("no submission {id}")));
     }
-    jobs::enqueue(&mut *tx, id, clock::now_ms()).await?;
-    tx.commit().await?;
+    jobs::enqueue(state.db.pool(), id, clock::now_ms()).await?;
     state.jobs_ready.notify_one();
     Ok((StatusCode::ACCEPTED, view(&state, id).await?))
 }

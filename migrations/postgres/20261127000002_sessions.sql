@@ -1,0 +1,9 @@
+-- Browser sessions: the cookie holds a random id, the table its sha256.
+create table sessions (
+    id_hash text primary key,
+    user_id bigint not null references users (id),
+    created_at bigint not null,
+    expires_at bigint not null
+);
+
+create index sessions_by_expiry on sessions (expires_at);

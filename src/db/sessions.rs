@@ -1,0 +1,87 @@
+//! The `sessions` table: browser sessions, stored as the sha256 of the cookie's value.
+
+use sqlx::{Any, Executor};
+
+use super::users::{Role, User};
+
+/// Stores a new session.
+pub async fn insert_session<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    id_hash: &str,
+    user_id: i64,
+    now: i64,
+    expires_at: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into sessions (id_hash, user_id, created_at, expires_at)
+         values ($1, $2, $3, $4)",
+    )
+    .bind(id_hash)
+    .bind(user_id)
+    .bind(now)
+    .bind(expires_at)
+    .execute(executor)
+    .await?;
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct SessionUser {
+    id: i64,
+    name: String,
+    role: String,
+}
+
+/// The user of a session that has not expired.
+pub async fn find_user_by_session<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    id_hash: &str,
+    now: i64,
+) -> Result<Option<User>, sqlx::Error> {
+    let row: Option<SessionUser> = sqlx::query_as(
+        "select u.id, u.name, u.role
+         from sessions s
+         join users u on u.id = s.user_id
+         where s.id_hash = $1
+           and s.expires_at > $2",
+    )
+    .bind(id_hash)
+    .bind(now)
+    .fetch_optional(executor)
+    .await?;
+    Ok(row.map(|r| User {
+        id: r.id,
+        name: r.name,
+        role: Role::parse(&r.role),
+    }))
+}
+
+/// Ends a session.
+pub async fn delete_session<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    id_hash: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "delete from sessions
+         where id_hash = $1",
+    )
+    .bind(id_hash)
+    .execute(executor)
+    .await?;
+    Ok(())
+}
+
+/// The password hash of a user, for logging in.
+pub async fn find_password_hash<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    name: &str,
+) -> Result<Option<(i64, Option<String>)>, sqlx::Error> {
+    sqlx::query_as(
+        "select id, password_hash
+         from users
+         where name = $1",
+    )
+    .bind(name)
+    .fetch_optional(executor)
+    .await
+}

@@ -1,0 +1,196 @@
+//! The board page, modelled on the paper's Table 2, and its forest plot.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{Html, IntoResponse, Response};
+use serde::Deserialize;
+
+use super::{Nav, fmt_ci, fmt_value, metric, metric_label, plot, render};
+use crate::error::AppError;
+use crate::leaderboard;
+use crate::state::AppState;
+use crate::web::session::{CsrfToken, MaybeUser};
+
+/// Published rows of the paper's Table 2, shown apart as "reported in the paper, not
+/// reproduced here": `(method, [(metric key, value, interval)])`. Empty until the
+/// organizers enter the published numbers.
+const PAPER_ROWS: &[(&str, &[PaperValue])] = &[];
+
+/// One published value: metric key, value, interval.
+type PaperValue = (&'static str, f64, Option<[f64; 2]>);
+
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct BoardParams {
+    sort: Option<String>,
+    all: Option<String>,
+}
+
+impl BoardParams {
+    fn all(&self) -> bool {
+        matches!(self.all.as_deref(), Some("true" | "1" | "on"))
+    }
+}
+
+struct Column {
+    label: String,
+    href: String,
+    sorted: bool,
+}
+
+struct Cell {
+    value: String,
+    ci: String,
+}
+
+struct Row {
+    rank: usize,
+    method: String,
+    participant: String,
+    baseline: bool,
+    tied: bool,
+    cells: Vec<Cell>,
+}
+
+struct PaperRow {
+    method: String,
+    cells: Vec<Cell>,
+}
+
+#[derive(Template)]
+#[template(path = "board.html")]
+struct BoardPage {
+    nav: Nav,
+    sort_label: String,
+    all: bool,
+    toggle_href: String,
+    columns: Vec<Column>,
+    rows: Vec<Row>,
+    paper_rows: Vec<PaperRow>,
+    plot_src: String,
+}
+
+pub(super) async fn show(
+    State(state): State<AppState>,
+    MaybeUser(user): MaybeUser,
+    CsrfToken(csrf): CsrfToken,
+    Query(params): Query<BoardParams>,
+) -> Result<Html<String>, AppError> {
+    let all = params.all();
+    let board = leaderboard::build(&state, params.sort.as_deref(), all).await?;
+    let suffix = if all { "&all=true" } else { "" };
+    let columns = board
+        .metrics
+        .iter()
+        .map(|key| Column {
+            label: metric_label(key),
+            href: format!("/?sort={key}{suffix}"),
+            sorted: *key == board.sort,
+        })
+        .collect();
+    let cells = |scores: &serde_json::Value| -> Vec<Cell> {
+        board
+            .metrics
+            .iter()
+            .map(|key| {
+                let (value, ci) = metric(scores, key);
+                Cell {
+                    value: fmt_value(value),
+                    ci: fmt_ci(ci),
+                }
+            })
+            .collect()
+    };
+    let rows = board
+        .rows
+        .iter()
+        .map(|row| Row {
+            rank: row.rank,
+            method: row.method.clone(),
+            participant: row.participant.clone(),
+            baseline: row.baseline,
+            tied: row.tied_with_leader == Some(true),
+            cells: cells(&row.scores),
+        })
+        .collect();
+    let paper_rows = PAPER_ROWS
+        .iter()
+        .map(|(method, values)| PaperRow {
+            method: (*method).to_owned(),
+            cells: board
+                .metrics
+                .iter()
+                .map(|key| {
+                    let found = values.iter().find(|(k, _, _)| k == key);
+                    Cell {
+                        value: fmt_value(found.map(|(_, v, _)| *v)),
+                        ci: fmt_ci(found.and_then(|(_, _, ci)| *ci)),
+                    }
+                })
+                .collect(),
+        })
+        .collect();
+    let page = BoardPage {
+        nav: Nav::new(user.as_ref(), &csrf),
+        sort_label: metric_label(&board.sort),
+        all,
+        toggle_href: if all {
+            format!("/?sort={}", board.sort)
+        } else {
+            format!("/?sort={}&all=true", board.sort)
+        },
+        columns,
+        rows,
+        paper_rows,
+        plot_src: format!(
+            "/plot/{}.svg{}",
+            board.sort,
+            if all { "?all=true" } else { "" }
+        ),
+    };
+    render(&page)
+}
+
+/// `/plot/<metric>.svg`: the forest plot of one metric over the board's entries.
+pub(super) async fn plot(
+    State(state): State<AppState>,
+    Path(file): Path<String>,
+    Query(params): Query<BoardParams>,
+) -> Result<Response, AppError> {
+    let metric_key = file
+        .strip_suffix(".svg")
+        .ok_or_else(|| AppError::NotFound("plots are served as <metric>.svg".to_owned()))?;
+    let board = leaderboard::build(&state, Some(metric_key), params.all()).await?;
+    let entries: Vec<plot::Entry> = board
+        .rows
+        .iter()
+        .filter_map(|row| {
+            let (value, ci) = metric(&row.scores, metric_key);
+            Some(plot::Entry {
+                label: format!("{}. {} ({})", row.rank, row.method, row.participant),
+                value: value?,
+                ci,
+                highlight: row.baseline,
+            })
+        })
+        .collect();
+    let range = if metric_key == "spearman" {
+        (-1.0, 1.0)
+    } else {
+        (0.0, 1.0)
+    };
+    let svg = tokio::task::spawn_blocking({
+        let title = format!("{} with 95% intervals", metric_label(metric_key));
+        move || plot::forest(&title, &entries, range)
+    })
+    .await
+    .map_err(|e| AppError::Internal(anyhow::anyhow!("plotting: {e}")))??;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        svg,
+    )
+        .into_response())
+}

@@ -1,0 +1,192 @@
+//! The HTML pages (askama templates under `templates/`): the board with its forest plot,
+//! sign-up and log-in, upload, submission and settings pages, and the organizer's list.
+//! Every form carries the CSRF token of [`crate::web::session`]; every page works without
+//! JavaScript except live status updates and drag and drop.
+
+mod account;
+mod board;
+mod info;
+mod organizer;
+pub mod plot;
+mod submit;
+mod testset;
+
+use askama::Template;
+use axum::Router;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+
+use crate::db::users::User;
+use crate::error::AppError;
+use crate::state::AppState;
+
+/// The routes of the pages.
+pub fn router(state: &AppState) -> Router<AppState> {
+    let body_limit = usize::try_from(state.config.max_upload_bytes.saturating_add(64 * 1024))
+        .unwrap_or(usize::MAX);
+    Router::new()
+        .route("/", get(board::show))
+        .route("/plot/{file}", get(board::plot))
+        .route("/about", get(info::about))
+        .route("/api", get(info::api))
+        .route("/signup", get(account::signup_form).post(account::signup))
+        .route("/login", get(account::login_form).post(account::login))
+        .route("/logout", post(account::logout))
+        .route("/settings", get(account::settings))
+        .route("/settings/tokens", post(account::create_token))
+        .route("/settings/tokens/{id}/revoke", post(account::revoke_token))
+        .route(
+            "/submit",
+            get(submit::form)
+                .post(submit::upload)
+                .layer(axum::extract::DefaultBodyLimit::max(body_limit)),
+        )
+        .route("/submissions/{id}", get(submit::show))
+        .route("/submissions/{id}/status.json", get(submit::status))
+        .route("/my", get(submit::mine))
+        .route("/organizer", get(organizer::list))
+        .route("/organizer/rescore-all", post(organizer::rescore_all))
+        .route("/organizer/submissions/{id}/{action}", post(organizer::act))
+        .route("/testset/images.zip", get(testset::images_zip))
+}
+
+/// What the layout needs: who is signed in and the CSRF token of the forms.
+#[derive(Clone, Debug, Default)]
+pub struct Nav {
+    /// The signed-in user's name.
+    pub user: Option<String>,
+    /// Whether they are an organizer.
+    pub organizer: bool,
+    /// The CSRF token.
+    pub csrf: String,
+}
+
+impl Nav {
+    /// The layout's data for a user and token.
+    pub fn new(user: Option<&User>, csrf: &str) -> Self {
+        Self {
+            user: user.map(|u| u.name.clone()),
+            organizer: user.is_some_and(User::is_organizer),
+            csrf: csrf.to_owned(),
+        }
+    }
+}
+
+/// Renders a template as an HTML answer.
+pub fn render<T: Template>(template: &T) -> Result<Html<String>, AppError> {
+    template
+        .render()
+        .map(Html)
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("rendering a page: {e}")))
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+struct MessagePage {
+    nav: Nav,
+    heading: String,
+    lines: Vec<String>,
+}
+
+/// An error shown as a page rather than JSON.
+#[derive(Debug)]
+pub struct PageError {
+    error: AppError,
+    nav: Nav,
+}
+
+impl PageError {
+    /// Wraps an error with the layout's data.
+    pub fn new(error: AppError, nav: Nav) -> Self {
+        Self { error, nav }
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let status = self.error.status();
+        if status == StatusCode::INTERNAL_SERVER_ERROR {
+            // Logs the cause; the page says nothing more.
+            let _ = self.error.into_response();
+            return message(
+                status,
+                self.nav,
+                "Something went wrong",
+                vec!["The error was logged for the organizers.".to_owned()],
+            );
+        }
+        let heading = self.error.to_string();
+        let lines = match &self.error {
+            AppError::Invalid(lines) | AppError::BadRequest { details: lines, .. } => lines.clone(),
+            _ => Vec::new(),
+        };
+        message(status, self.nav, &heading, lines)
+    }
+}
+
+/// A page with a heading and a few lines.
+pub fn message(status: StatusCode, nav: Nav, heading: &str, lines: Vec<String>) -> Response {
+    let page = MessagePage {
+        nav,
+        heading: heading.to_owned(),
+        lines,
+    };
+    match page.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(_) => (status, heading.to_owned()).into_response(),
+    }
+}
+
+/// `0.951` for a metric, `—` when undefined.
+pub fn fmt_value(value: Option<f64>) -> String {
+    value.map_or_else(|| "—".to_owned(), |v| format!("{v:.3}"))
+}
+
+/// `0.910–0.980` for an interval, empty when undefined.
+pub fn fmt_ci(ci: Option<[f64; 2]>) -> String {
+    ci.map_or_else(String::new, |[lo, hi]| format!("{lo:.3}–{hi:.3}"))
+}
+
+/// A metric's value and interval in a scores object.
+pub fn metric(scores: &serde_json::Value, key: &str) -> (Option<f64>, Option<[f64; 2]>) {
+    let value = scores.get(key).and_then(serde_json::Value::as_f64);
+    let ci = scores
+        .get(format!("{key}_ci"))
+        .and_then(|c| Some([c.get(0)?.as_f64()?, c.get(1)?.as_f64()?]));
+    (value, ci)
+}
+
+/// The label of a metric key.
+pub fn metric_label(key: &str) -> String {
+    match key {
+        "auc_vs_all" => "AUC vs all".to_owned(),
+        "spearman" => "Spearman ρ".to_owned(),
+        "dice" => "Dice".to_owned(),
+        other => match other.strip_prefix("auc_vs_") {
+            Some(category) => format!("AUC vs {category}"),
+            None => other.to_owned(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{fmt_ci, fmt_value, metric, metric_label};
+
+    #[test]
+    fn undefined_metrics_show_a_dash_never_a_number() {
+        assert_eq!(fmt_value(None), "—");
+        assert_eq!(fmt_value(Some(0.95123)), "0.951");
+        assert_eq!(fmt_ci(None), "");
+        assert_eq!(fmt_ci(Some([0.9, 1.0])), "0.900–1.000");
+    }
+
+    #[test]
+    fn metrics_are_read_with_their_intervals() {
+        let scores = serde_json::json!({"dice": null, "dice_ci": null, "spearman": 0.5, "spearman_ci": [0.1, 0.8]});
+        assert_eq!(metric(&scores, "dice"), (None, None));
+        assert_eq!(metric(&scores, "spearman"), (Some(0.5), Some([0.1, 0.8])));
+        assert_eq!(metric_label("auc_vs_pneumonia"), "AUC vs pneumonia");
+    }
+}

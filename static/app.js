@@ -1,0 +1,61 @@
+// TriageBoard's only script: live status on a submission page, drag and drop and upload
+// progress on the upload page. Every page works without it.
+"use strict";
+
+(function liveStatus() {
+  const status = document.getElementById("status");
+  if (!status || !status.dataset.poll) return;
+  const poll = async () => {
+    try {
+      const response = await fetch(status.dataset.poll, { credentials: "same-origin" });
+      if (response.ok) {
+        const body = await response.json();
+        status.textContent = body.status;
+        if (body.status === "scored" || body.status === "failed") {
+          window.location.reload();
+          return;
+        }
+      }
+    } catch (_) { /* try again */ }
+    setTimeout(poll, 1500);
+  };
+  setTimeout(poll, 1000);
+})();
+
+(function upload() {
+  const form = document.getElementById("upload-form");
+  const drop = document.getElementById("drop");
+  const input = document.getElementById("file");
+  const progress = document.getElementById("progress");
+  if (!form || !drop || !input) return;
+  ["dragenter", "dragover"].forEach((name) => drop.addEventListener(name, (event) => {
+    event.preventDefault();
+    drop.classList.add("over");
+  }));
+  ["dragleave", "drop"].forEach((name) => drop.addEventListener(name, () => drop.classList.remove("over")));
+  drop.addEventListener("drop", (event) => {
+    event.preventDefault();
+    if (event.dataTransfer && event.dataTransfer.files.length) input.files = event.dataTransfer.files;
+  });
+  form.addEventListener("submit", (event) => {
+    if (!window.XMLHttpRequest || !progress) return;
+    event.preventDefault();
+    const request = new XMLHttpRequest();
+    request.open("POST", form.action);
+    progress.hidden = false;
+    request.upload.addEventListener("progress", (e) => {
+      if (e.lengthComputable) progress.value = Math.round((100 * e.loaded) / e.total);
+    });
+    request.addEventListener("load", () => {
+      if (request.responseURL && request.responseURL !== window.location.href) {
+        window.location.href = request.responseURL;
+      } else {
+        document.open();
+        document.write(request.responseText);
+        document.close();
+      }
+    });
+    request.addEventListener("error", () => { form.submit(); });
+    request.send(new FormData(form));
+  });
+})();

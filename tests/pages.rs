@@ -1,0 +1,456 @@
+//! The HTML pages over real HTTP, as a browser without JavaScript uses them: sign-up,
+//! upload through the form, the submission page, the board and its plot, settings,
+//! organizer actions, CSRF and security headers.
+
+mod helpers;
+
+use std::collections::HashMap;
+
+use helpers::{Backend, TestApp, invalid_csv, predictions_csv, spawn_app, study_ids};
+use reqwest::StatusCode;
+use reqwest::header::{LOCATION, SET_COOKIE};
+
+/// A cookie-keeping client that does not follow redirects.
+struct Browser<'a> {
+    app: &'a TestApp,
+    client: reqwest::Client,
+    cookies: HashMap<String, String>,
+}
+
+impl<'a> Browser<'a> {
+    fn new(app: &'a TestApp) -> Self {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Self {
+            app,
+            client,
+            cookies: HashMap::new(),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    fn keep_cookies(&mut self, response: &reqwest::Response) {
+        for value in response.headers().get_all(SET_COOKIE) {
+            let text = value.to_str().unwrap();
+            let pair = text.split(';').next().unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            if value.is_empty() {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_owned(), value.to_owned());
+            }
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> (StatusCode, String) {
+        let response = self
+            .client
+            .get(self.app.url(path))
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        self.keep_cookies(&response);
+        (response.status(), response.text().await.unwrap())
+    }
+
+    fn csrf(&self) -> String {
+        self.cookies.get("tb_csrf").cloned().expect("a CSRF cookie")
+    }
+
+    async fn post_form(&mut self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        let response = self
+            .client
+            .post(self.app.url(path))
+            .header("cookie", self.cookie_header())
+            .form(fields)
+            .send()
+            .await
+            .unwrap();
+        self.keep_cookies(&response);
+        response
+    }
+
+    async fn upload(&mut self, csv: &str, method: &str, csrf: &str) -> reqwest::Response {
+        let form = reqwest::multipart::Form::new()
+            .text("csrf", csrf.to_owned())
+            .part(
+                "file",
+                reqwest::multipart::Part::bytes(csv.as_bytes().to_vec())
+                    .file_name("predictions.csv"),
+            )
+            .text("method", method.to_owned());
+        let response = self
+            .client
+            .post(self.app.url("/submit"))
+            .header("cookie", self.cookie_header())
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        self.keep_cookies(&response);
+        response
+    }
+
+    async fn sign_up(&mut self, name: &str) {
+        self.get("/signup").await;
+        let csrf = self.csrf();
+        let response = self
+            .post_form(
+                "/signup",
+                &[
+                    ("csrf", &csrf),
+                    ("name", name),
+                    ("password", "correct horse battery"),
+                ],
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        assert!(self.cookies.contains_key("tb_session"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_user_signs_up_uploads_through_the_form_and_sees_the_entry_ranked() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let mut browser = Browser::new(&app);
+    let (status, home) = browser.get("/").await;
+    assert_eq!(status, 200);
+    assert!(home.contains("No scored entries yet"));
+    browser.sign_up("newcomer").await;
+
+    let (status, page) = browser.get("/submit").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("You have 5 of 5 submissions left today"));
+    assert!(page.contains("/testset/images.zip"));
+    let csrf = browser.csrf();
+    let response = browser
+        .upload(&predictions_csv(1.0), "Form upload", &csrf)
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let location = response.headers()[LOCATION].to_str().unwrap().to_owned();
+    assert!(location.starts_with("/submissions/"));
+    let id: i64 = location
+        .trim_start_matches("/submissions/")
+        .parse()
+        .unwrap();
+
+    let token = app.organizer_token.clone();
+    app.wait_done(&token, id).await;
+    let (status, page) = browser.get(&location).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("scored"), "{page}");
+    assert!(page.contains("AUC vs all"));
+    assert!(page.contains("1.000"));
+
+    let (_, board) = browser.get("/").await;
+    assert!(board.contains("Form upload"));
+    assert!(board.contains("newcomer"));
+    assert!(board.contains("/plot/auc_vs_all.svg"));
+    for id in study_ids() {
+        assert!(!board.contains(&id));
+    }
+    let (status, svg) = browser.get("/plot/auc_vs_all.svg").await;
+    assert_eq!(status, 200);
+    assert!(svg.starts_with("<svg") && svg.contains("Form upload"));
+
+    let (_, mine) = browser.get("/my").await;
+    assert!(mine.contains("Form upload"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_form_upload_shows_every_problem_on_its_page() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let mut browser = Browser::new(&app);
+    browser.sign_up("tester").await;
+    browser.get("/submit").await;
+    let csrf = browser.csrf();
+    let response = browser.upload(&invalid_csv(), "broken", &csrf).await;
+    let location = response.headers()[LOCATION].to_str().unwrap().to_owned();
+    let id: i64 = location
+        .trim_start_matches("/submissions/")
+        .parse()
+        .unwrap();
+    app.wait_done(&app.organizer_token, id).await;
+    let (_, page) = browser.get(&location).await;
+    assert!(page.contains("the submission is invalid"));
+    assert!(page.contains("not_a_study"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forms_without_the_csrf_token_are_refused() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let mut browser = Browser::new(&app);
+    browser.get("/signup").await;
+    let response = browser
+        .post_form(
+            "/signup",
+            &[("name", "eve"), ("password", "long enough pw")],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let response = browser
+        .post_form(
+            "/signup",
+            &[
+                ("csrf", "forged"),
+                ("name", "eve"),
+                ("password", "long enough pw"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+
+    browser.sign_up("eve").await;
+    let response = browser.upload(&predictions_csv(1.0), "x", "forged").await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let (_, me) = app
+        .get_json("/api/v1/submissions", Some(&app.organizer_token))
+        .await;
+    assert!(me.as_array().unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_in_checks_the_password_and_log_out_ends_the_session() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let mut browser = Browser::new(&app);
+    browser.sign_up("kim").await;
+    let csrf = browser.csrf();
+    let response = browser.post_form("/logout", &[("csrf", &csrf)]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert!(!browser.cookies.contains_key("tb_session"));
+    let (status, _) = browser.get("/settings").await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "signed out: sent to log in");
+
+    let response = browser
+        .post_form(
+            "/login",
+            &[
+                ("csrf", &csrf),
+                ("name", "kim"),
+                ("password", "wrong password"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("Wrong user name or password")
+    );
+    let response = browser
+        .post_form(
+            "/login",
+            &[
+                ("csrf", &csrf),
+                ("name", "kim"),
+                ("password", "correct horse battery"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+
+    let response = browser
+        .post_form(
+            "/signup",
+            &[
+                ("csrf", &csrf),
+                ("name", "kim"),
+                ("password", "another long pw"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    let response = browser
+        .post_form(
+            "/signup",
+            &[
+                ("csrf", &csrf),
+                ("name", "bad name"),
+                ("password", "another long pw"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_made_on_the_settings_page_is_shown_once_and_can_be_revoked() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let mut browser = Browser::new(&app);
+    browser.sign_up("lee").await;
+    let csrf = browser.csrf();
+    let response = browser
+        .post_form("/settings/tokens", &[("csrf", &csrf), ("name", "CI")])
+        .await;
+    assert_eq!(response.status(), 200);
+    let page = response.text().await.unwrap();
+    let start = page.find("tb_").unwrap();
+    let token: String = page[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    let (status, me) = app.get_json("/api/v1/me", Some(&token)).await;
+    assert_eq!(status, 200);
+    assert_eq!(me["name"], "lee");
+
+    let (_, settings) = browser.get("/settings").await;
+    assert!(!settings.contains(&token), "shown once only");
+    let id_start = settings.find("/settings/tokens/").unwrap() + "/settings/tokens/".len();
+    let id: String = settings[id_start..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let response = browser
+        .post_form(&format!("/settings/tokens/{id}/revoke"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let (status, _) = app.get_json("/api/v1/me", Some(&token)).await;
+    assert_eq!(status, 401);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn organizer_pages_are_for_organizers_only() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let mut browser = Browser::new(&app);
+    browser.sign_up("pat").await;
+    let (status, _) = browser.get("/organizer").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let csrf = browser.csrf();
+    let response = browser
+        .post_form("/organizer/rescore-all", &[("csrf", &csrf)])
+        .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_organizer_flags_a_baseline_hides_and_rescores_from_the_organizer_page() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let token = app.participant("quinn").await;
+    let id = app
+        .submit(&token, &predictions_csv(0.9), "Baseline net")
+        .await;
+    app.wait_done(&token, id).await;
+    triageboard::accounts::create_user_with_token(
+        &app.state.db,
+        "boss",
+        triageboard::db::users::Role::Organizer,
+        Some("organizer password"),
+    )
+    .await
+    .unwrap();
+    let mut browser = Browser::new(&app);
+    browser.get("/login").await;
+    let csrf = browser.csrf();
+    let response = browser
+        .post_form(
+            "/login",
+            &[
+                ("csrf", &csrf),
+                ("name", "boss"),
+                ("password", "organizer password"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let (status, page) = browser.get("/organizer").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Baseline net") && page.contains("quinn"));
+
+    let path = format!("/organizer/submissions/{id}/baseline");
+    let response = browser
+        .post_form(&path, &[("csrf", &csrf), ("value", "true")])
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let (_, board) = browser.get("/").await;
+    assert!(board.contains("badge\">baseline"), "{board}");
+
+    let path = format!("/organizer/submissions/{id}/hidden");
+    browser
+        .post_form(&path, &[("csrf", &csrf), ("value", "true")])
+        .await;
+    let (_, board) = browser.get("/").await;
+    assert!(!board.contains("Baseline net"));
+
+    let response = browser
+        .post_form("/organizer/rescore-all", &[("csrf", &csrf)])
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert_eq!(app.wait_done(&token, id).await["status"], "scored");
+    let response = browser
+        .post_form(
+            &format!("/organizer/submissions/{id}/explode"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_carry_security_headers_and_vendored_assets() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let mut browser = Browser::new(&app);
+    for path in ["/", "/about", "/api", "/login", "/signup"] {
+        let response = browser.client.get(app.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        let headers = response.headers();
+        assert_eq!(headers["x-content-type-options"], "nosniff");
+        assert_eq!(headers["x-frame-options"], "DENY");
+        assert!(
+            headers["content-security-policy"]
+                .to_str()
+                .unwrap()
+                .contains("default-src 'self'")
+        );
+        let cookie = headers[SET_COOKIE].to_str().unwrap();
+        assert!(
+            cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+            "{cookie}"
+        );
+        let html = response.text().await.unwrap();
+        assert!(
+            !html.contains("http://") || path == "/api",
+            "no external assets on {path}"
+        );
+    }
+    let (status, css) = browser.get("/static/style.css").await;
+    assert_eq!(status, 200);
+    assert!(css.contains("--accent"));
+    let (status, _) = browser.get("/submit").await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "uploading needs an account");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_test_images_download_as_one_zip() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let response = app
+        .client
+        .get(app.url("/testset/images.zip"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/zip");
+    let bytes = response.bytes().await.unwrap();
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).unwrap();
+    assert_eq!(archive.len(), study_ids().len());
+    for i in 0..archive.len() {
+        let name = archive.by_index(i).unwrap().name().unwrap().to_string();
+        assert!(
+            name.starts_with("images/") && name.ends_with(".nii.gz"),
+            "{name}"
+        );
+    }
+}
