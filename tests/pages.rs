@@ -165,6 +165,14 @@ async fn a_new_user_signs_up_uploads_through_the_form_and_sees_the_entry_ranked(
 
     let (_, mine) = browser.get("/my").await;
     assert!(mine.contains("Form upload"));
+    assert!(
+        !page.contains("plots/roc.svg"),
+        "participants get no per-study plots"
+    );
+    let (status, _) = browser
+        .get(&format!("/submissions/{id}/plots/roc.svg"))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -367,6 +375,18 @@ async fn an_organizer_flags_a_baseline_hides_and_rescores_from_the_organizer_pag
     let (status, page) = browser.get("/organizer").await;
     assert_eq!(status, 200);
     assert!(page.contains("Baseline net") && page.contains("quinn"));
+
+    let (_, page) = browser.get(&format!("/submissions/{id}")).await;
+    assert!(page.contains("plots/roc.svg"));
+    let (status, svg) = browser
+        .get(&format!("/submissions/{id}/plots/roc.svg"))
+        .await;
+    assert_eq!(status, 200);
+    assert!(svg.contains("</svg>"));
+    let (status, _) = browser
+        .get(&format!("/submissions/{id}/plots/severity.svg"))
+        .await;
+    assert_eq!(status, 200);
 
     let path = format!("/organizer/submissions/{id}/baseline");
     let response = browser

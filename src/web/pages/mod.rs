@@ -44,6 +44,10 @@ pub fn router(state: &AppState) -> Router<AppState> {
         )
         .route("/submissions/{id}", get(submit::show))
         .route("/submissions/{id}/status.json", get(submit::status))
+        .route(
+            "/submissions/{id}/plots/{file}",
+            get(submit::organizer_plot),
+        )
         .route("/my", get(submit::mine))
         .route("/organizer", get(organizer::list))
         .route("/organizer/rescore-all", post(organizer::rescore_all))

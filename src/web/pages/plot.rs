@@ -73,13 +73,128 @@ pub fn forest(title: &str, entries: &[Entry], range: (f64, f64)) -> anyhow::Resu
     Ok(svg)
 }
 
+/// The ROC curve's points `(false positive rate, true positive rate)` from (0, 0) to
+/// (1, 1), one step per distinct score; empty without positives or negatives.
+pub fn roc_points(positives: &[f64], negatives: &[f64]) -> Vec<(f64, f64)> {
+    if positives.is_empty() || negatives.is_empty() {
+        return Vec::new();
+    }
+    let mut scores: Vec<f64> = positives
+        .iter()
+        .chain(negatives)
+        .copied()
+        .filter(|s| s.is_finite())
+        .collect();
+    scores.sort_by(|a, b| b.total_cmp(a));
+    scores.dedup();
+    let rate = |values: &[f64], threshold: f64| {
+        values.iter().filter(|v| **v >= threshold).count() as f64 / values.len() as f64
+    };
+    let mut points = vec![(0.0, 0.0)];
+    points.extend(
+        scores
+            .iter()
+            .map(|t| (rate(negatives, *t), rate(positives, *t))),
+    );
+    points.push((1.0, 1.0));
+    points
+}
+
+/// An organizer's ROC curve of one submission (per-study data: never for participants).
+pub fn roc(title: &str, positives: &[f64], negatives: &[f64]) -> anyhow::Result<String> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (420, 420)).into_drawing_area();
+        root.fill(&WHITE).map_err(plot_error)?;
+        let mut chart = ChartBuilder::on(&root)
+            .margin(12)
+            .caption(title, ("sans-serif", 15))
+            .x_label_area_size(35)
+            .y_label_area_size(40)
+            .build_cartesian_2d(0.0f64..1.0, 0.0f64..1.0)
+            .map_err(plot_error)?;
+        chart
+            .configure_mesh()
+            .x_desc("false positive rate")
+            .y_desc("true positive rate")
+            .draw()
+            .map_err(plot_error)?;
+        chart
+            .draw_series(std::iter::once(PathElement::new(
+                vec![(0.0, 0.0), (1.0, 1.0)],
+                RGBColor(190, 190, 190),
+            )))
+            .map_err(plot_error)?;
+        chart
+            .draw_series(std::iter::once(PathElement::new(
+                roc_points(positives, negatives),
+                RGBColor(11, 92, 173).stroke_width(2),
+            )))
+            .map_err(plot_error)?;
+        root.present().map_err(plot_error)?;
+    }
+    Ok(svg)
+}
+
+/// An organizer's scatter of true against predicted severity over COVID-19 studies.
+pub fn severity_scatter(points: &[(f64, f64)]) -> anyhow::Result<String> {
+    let max = points
+        .iter()
+        .flat_map(|(a, b)| [*a, *b])
+        .filter(|v| v.is_finite())
+        .fold(1.0f64, f64::max);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (420, 420)).into_drawing_area();
+        root.fill(&WHITE).map_err(plot_error)?;
+        let mut chart = ChartBuilder::on(&root)
+            .margin(12)
+            .caption("Severity: truth against prediction", ("sans-serif", 15))
+            .x_label_area_size(35)
+            .y_label_area_size(40)
+            .build_cartesian_2d(0.0..max * 1.05, 0.0..max * 1.05)
+            .map_err(plot_error)?;
+        chart
+            .configure_mesh()
+            .x_desc("true affected %")
+            .y_desc("predicted")
+            .draw()
+            .map_err(plot_error)?;
+        chart
+            .draw_series(
+                points
+                    .iter()
+                    .filter(|(a, b)| a.is_finite() && b.is_finite())
+                    .map(|(a, b)| Circle::new((*a, *b), 4, RGBColor(11, 92, 173).filled())),
+            )
+            .map_err(plot_error)?;
+        root.present().map_err(plot_error)?;
+    }
+    Ok(svg)
+}
+
 fn plot_error(err: impl std::fmt::Display) -> anyhow::Error {
     anyhow::anyhow!("drawing a plot: {err}")
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{Entry, forest};
+    use super::{Entry, forest, roc, roc_points, severity_scatter};
+
+    #[test]
+    fn a_perfect_score_has_a_roc_curve_through_the_top_left_corner() {
+        let points = roc_points(&[0.9, 0.8], &[0.1, 0.2]);
+        assert_eq!(points.first(), Some(&(0.0, 0.0)));
+        assert!(points.contains(&(0.0, 1.0)));
+        assert_eq!(points.last(), Some(&(1.0, 1.0)));
+        assert!(roc_points(&[], &[0.1]).is_empty());
+        assert!(roc("ROC", &[0.9], &[0.1]).unwrap().contains("</svg>"));
+        assert!(
+            severity_scatter(&[(1.0, 2.0), (f64::NAN, 1.0)])
+                .unwrap()
+                .contains("</svg>")
+        );
+    }
 
     #[test]
     fn a_forest_plot_is_an_svg_with_one_label_per_entry() {

@@ -149,6 +149,7 @@ struct SubmissionPage {
     done: bool,
     cells: Vec<ScoreCell>,
     sources: String,
+    organizer_plots: bool,
 }
 
 async fn visible_submission(
@@ -200,14 +201,67 @@ pub(super) async fn show(
         ),
         None => (Vec::new(), String::new()),
     };
+    let organizer_plots = user.is_organizer() && view.status == "scored";
     render(&SubmissionPage {
         nav: nav.clone(),
         s: view,
         done,
         cells,
         sources,
+        organizer_plots,
     })
     .map_err(|e| PageError::new(e, nav))
+}
+
+/// `/submissions/{id}/{roc,severity}.svg`: per-study plots for organizers only.
+pub(super) async fn organizer_plot(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Path((id, file)): Path<(i64, String)>,
+) -> Result<Response, AppError> {
+    if !user.is_organizer() {
+        return Err(AppError::Forbidden(
+            "per-study plots are for organizers".to_owned(),
+        ));
+    }
+    let outcomes: Vec<crate::leaderboard::StoredOutcome> =
+        submissions::find_outcomes(state.db.pool(), id)
+            .await?
+            .and_then(|j| serde_json::from_str(&j).ok())
+            .ok_or_else(|| AppError::NotFound(format!("submission {id} has no scores")))?;
+    let covid = |o: &&crate::leaderboard::StoredOutcome| o.category == scorer::scores::POSITIVE;
+    let svg = match file.as_str() {
+        "roc.svg" => {
+            let positives: Vec<f64> = outcomes
+                .iter()
+                .filter(covid)
+                .map(|o| o.identification)
+                .collect();
+            let negatives: Vec<f64> = outcomes
+                .iter()
+                .filter(|o| !covid(o))
+                .map(|o| o.identification)
+                .collect();
+            super::plot::roc("ROC curve, COVID-19 vs all", &positives, &negatives)
+        }
+        "severity.svg" => {
+            let points: Vec<(f64, f64)> = outcomes
+                .iter()
+                .filter(covid)
+                .map(|o| (o.true_severity, o.severity))
+                .collect();
+            super::plot::severity_scatter(&points)
+        }
+        _ => return Err(AppError::NotFound(format!("no plot {file:?}"))),
+    }?;
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "image/svg+xml"),
+            (axum::http::header::CACHE_CONTROL, "private, no-store"),
+        ],
+        svg,
+    )
+        .into_response())
 }
 
 /// What the page's script polls (the session authenticates it).
