@@ -147,9 +147,10 @@ pub fn fmt_value(value: Option<f64>) -> String {
     value.map_or_else(|| "—".to_owned(), |v| format!("{v:.3}"))
 }
 
-/// `0.910–0.980` for an interval, empty when undefined.
+/// `[0.910, 0.980]` for an interval (brackets, since bounds may be negative), empty when
+/// undefined.
 pub fn fmt_ci(ci: Option<[f64; 2]>) -> String {
-    ci.map_or_else(String::new, |[lo, hi]| format!("{lo:.3}–{hi:.3}"))
+    ci.map_or_else(String::new, |[lo, hi]| format!("[{lo:.3}, {hi:.3}]"))
 }
 
 /// A metric's value and interval in a scores object.
@@ -183,7 +184,7 @@ mod tests {
         assert_eq!(fmt_value(None), "—");
         assert_eq!(fmt_value(Some(0.95123)), "0.951");
         assert_eq!(fmt_ci(None), "");
-        assert_eq!(fmt_ci(Some([0.9, 1.0])), "0.900–1.000");
+        assert_eq!(fmt_ci(Some([-0.5, 1.0])), "[-0.500, 1.000]");
     }
 
     #[test]

@@ -24,7 +24,7 @@ pub fn forest(title: &str, entries: &[Entry], range: (f64, f64)) -> anyhow::Resu
     {
         let root = SVGBackend::with_string(&mut svg, (820, height)).into_drawing_area();
         root.fill(&WHITE).map_err(plot_error)?;
-        let (left, right) = root.split_horizontally(300);
+        let (left, right) = root.split_horizontally(260);
         let mut chart = ChartBuilder::on(&right)
             .margin(12)
             .caption(title, ("sans-serif", 16))
@@ -36,6 +36,8 @@ pub fn forest(title: &str, entries: &[Entry], range: (f64, f64)) -> anyhow::Resu
             .disable_y_mesh()
             .y_labels(0)
             .x_labels(6)
+            .light_line_style(WHITE)
+            .x_label_style(("sans-serif", 13))
             .x_label_formatter(&|x| format!("{x:.1}"))
             .draw()
             .map_err(plot_error)?;
