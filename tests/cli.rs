@@ -4,7 +4,46 @@ mod helpers;
 
 use std::process::{Command, Output};
 
-use helpers::{Backend, invalid_csv, predictions_csv, spawn_app};
+use helpers::{Backend, invalid_csv, predictions_csv, spawn_app, spawn_app_with};
+
+on_both_databases!(a_separate_worker_process_scores_what_the_server_queued);
+
+/// The deployment of several machines in small: a server without workers queues, and a
+/// `triageboard worker` process sharing its database and data folder scores.
+async fn a_separate_worker_process_scores_what_the_server_queued(backend: Backend) {
+    let app = spawn_app_with(backend, |c| c.workers = 0).await;
+    let token = app.participant("remote").await;
+    let id = app
+        .submit(&token, &predictions_csv(1.0), "queued elsewhere")
+        .await;
+    let config = app.state.config.clone();
+    let args: Vec<String> = vec![
+        "worker".into(),
+        "--once".into(),
+        "--data-dir".into(),
+        config.data_dir().to_str().unwrap().into(),
+        "--database".into(),
+        config.db.database_url(),
+        "--annotations".into(),
+        config.annotations_dir().to_str().unwrap().into(),
+        "--images".into(),
+        config.images_dir().to_str().unwrap().into(),
+    ];
+    let output = tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        triageboard(&args)
+    })
+    .await
+    .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stderr).contains("scored 1 submissions"));
+    let body = app.wait_done(&token, id).await;
+    assert_eq!(body["status"], "scored");
+}
 
 fn triageboard(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_triageboard"))
