@@ -10,6 +10,18 @@ use helpers::{Backend, TestApp, invalid_csv, predictions_csv, spawn_app, study_i
 use reqwest::StatusCode;
 use reqwest::header::{LOCATION, SET_COOKIE};
 
+on_both_databases!(
+    a_new_user_signs_up_uploads_through_the_form_and_sees_the_entry_ranked,
+    an_invalid_form_upload_shows_every_problem_on_its_page,
+    forms_without_the_csrf_token_are_refused,
+    log_in_checks_the_password_and_log_out_ends_the_session,
+    a_token_made_on_the_settings_page_is_shown_once_and_can_be_revoked,
+    organizer_pages_are_for_organizers_only,
+    an_organizer_flags_a_baseline_hides_and_rescores_from_the_organizer_page,
+    pages_carry_security_headers_and_vendored_assets,
+    the_test_images_download_as_one_zip,
+);
+
 /// A cookie-keeping client that does not follow redirects.
 struct Browser<'a> {
     app: &'a TestApp,
@@ -119,9 +131,8 @@ impl<'a> Browser<'a> {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_new_user_signs_up_uploads_through_the_form_and_sees_the_entry_ranked() {
-    let app = spawn_app(Backend::Sqlite).await;
+async fn a_new_user_signs_up_uploads_through_the_form_and_sees_the_entry_ranked(backend: Backend) {
+    let app = spawn_app(backend).await;
     let mut browser = Browser::new(&app);
     let (status, home) = browser.get("/").await;
     assert_eq!(status, 200);
@@ -175,9 +186,8 @@ async fn a_new_user_signs_up_uploads_through_the_form_and_sees_the_entry_ranked(
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_invalid_form_upload_shows_every_problem_on_its_page() {
-    let app = spawn_app(Backend::Sqlite).await;
+async fn an_invalid_form_upload_shows_every_problem_on_its_page(backend: Backend) {
+    let app = spawn_app(backend).await;
     let mut browser = Browser::new(&app);
     browser.sign_up("tester").await;
     browser.get("/submit").await;
@@ -194,9 +204,8 @@ async fn an_invalid_form_upload_shows_every_problem_on_its_page() {
     assert!(page.contains("not_a_study"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn forms_without_the_csrf_token_are_refused() {
-    let app = spawn_app(Backend::Sqlite).await;
+async fn forms_without_the_csrf_token_are_refused(backend: Backend) {
+    let app = spawn_app(backend).await;
     let mut browser = Browser::new(&app);
     browser.get("/signup").await;
     let response = browser
@@ -227,9 +236,8 @@ async fn forms_without_the_csrf_token_are_refused() {
     assert!(me.as_array().unwrap().is_empty());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn log_in_checks_the_password_and_log_out_ends_the_session() {
-    let app = spawn_app(Backend::Sqlite).await;
+async fn log_in_checks_the_password_and_log_out_ends_the_session(backend: Backend) {
+    let app = spawn_app(backend).await;
     let mut browser = Browser::new(&app);
     browser.sign_up("kim").await;
     let csrf = browser.csrf();
@@ -293,9 +301,8 @@ async fn log_in_checks_the_password_and_log_out_ends_the_session() {
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_token_made_on_the_settings_page_is_shown_once_and_can_be_revoked() {
-    let app = spawn_app(Backend::Sqlite).await;
+async fn a_token_made_on_the_settings_page_is_shown_once_and_can_be_revoked(backend: Backend) {
+    let app = spawn_app(backend).await;
     let mut browser = Browser::new(&app);
     browser.sign_up("lee").await;
     let csrf = browser.csrf();
@@ -328,9 +335,8 @@ async fn a_token_made_on_the_settings_page_is_shown_once_and_can_be_revoked() {
     assert_eq!(status, 401);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn organizer_pages_are_for_organizers_only() {
-    let app = spawn_app(Backend::Sqlite).await;
+async fn organizer_pages_are_for_organizers_only(backend: Backend) {
+    let app = spawn_app(backend).await;
     let mut browser = Browser::new(&app);
     browser.sign_up("pat").await;
     let (status, _) = browser.get("/organizer").await;
@@ -342,9 +348,10 @@ async fn organizer_pages_are_for_organizers_only() {
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_organizer_flags_a_baseline_hides_and_rescores_from_the_organizer_page() {
-    let app = spawn_app(Backend::Sqlite).await;
+async fn an_organizer_flags_a_baseline_hides_and_rescores_from_the_organizer_page(
+    backend: Backend,
+) {
+    let app = spawn_app(backend).await;
     let token = app.participant("quinn").await;
     let id = app
         .submit(&token, &predictions_csv(0.9), "Baseline net")
@@ -418,9 +425,8 @@ async fn an_organizer_flags_a_baseline_hides_and_rescores_from_the_organizer_pag
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pages_carry_security_headers_and_vendored_assets() {
-    let app = spawn_app(Backend::Sqlite).await;
+async fn pages_carry_security_headers_and_vendored_assets(backend: Backend) {
+    let app = spawn_app(backend).await;
     let mut browser = Browser::new(&app);
     for path in ["/", "/about", "/api", "/login", "/signup"] {
         let response = browser.client.get(app.url(path)).send().await.unwrap();
@@ -452,9 +458,8 @@ async fn pages_carry_security_headers_and_vendored_assets() {
     assert_eq!(status, StatusCode::SEE_OTHER, "uploading needs an account");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_test_images_download_as_one_zip() {
-    let app = spawn_app(Backend::Sqlite).await;
+async fn the_test_images_download_as_one_zip(backend: Backend) {
+    let app = spawn_app(backend).await;
     let response = app
         .client
         .get(app.url("/testset/images.zip"))
