@@ -16,7 +16,40 @@ on_both_databases!(
     a_running_job_with_a_live_lease_is_not_taken,
     concurrent_claims_never_share_a_job,
     a_second_start_on_the_same_database_prints_no_new_organizer_token,
+    scores_record_the_manifest_version_and_a_foreign_manifest_stops_the_start,
 );
+
+async fn scores_record_the_manifest_version_and_a_foreign_manifest_stops_the_start(
+    backend: Backend,
+) {
+    let testset = helpers::testset();
+    let annotations = scorer::Annotations::load(&testset.join("annotations")).unwrap();
+    let manifest =
+        scorer::manifest::Manifest::build("tests", &testset.join("images"), &annotations).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("manifest.json");
+    std::fs::write(&path, manifest.to_json()).unwrap();
+
+    let pinned = path.clone();
+    let app = spawn_app_with(backend, move |c| c.manifest = Some(pinned)).await;
+    let token = app.participant("dora").await;
+    let id = app.submit(&token, &predictions_csv(1.0), "pinned").await;
+    let body = app.wait_done(&token, id).await;
+    assert_eq!(body["manifest_version"], manifest.version());
+
+    // A manifest of another test set: the server refuses to start rather than score
+    // against annotations nobody announced.
+    let mut foreign = manifest.clone();
+    foreign.studies.pop();
+    foreign.n_studies -= 1;
+    let foreign_path = dir.path().join("foreign.json");
+    std::fs::write(&foreign_path, foreign.to_json()).unwrap();
+    let mut config = (*app.state.config).clone();
+    config.bind = "127.0.0.1:0".parse().unwrap();
+    config.manifest = Some(foreign_path);
+    let error = Application::build(config).await.unwrap_err();
+    assert!(format!("{error:#}").contains("do not match"), "{error:#}");
+}
 
 async fn a_job_whose_worker_died_is_scored_after_its_lease_expires(backend: Backend) {
     let app = spawn_app_with(backend, |c| c.workers = 0).await;
