@@ -38,6 +38,9 @@ pub enum AppError {
     /// No such thing (404).
     #[error("{0}")]
     NotFound(String),
+    /// The path exists but not with this method (405).
+    #[error("this endpoint does not take that method")]
+    MethodNotAllowed,
     /// The upload is larger than the cap (413).
     #[error("the upload is larger than the limit of {limit} bytes")]
     TooLarge {
@@ -82,6 +85,7 @@ impl AppError {
             AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             AppError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::QuotaExhausted { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -126,9 +130,10 @@ impl IntoResponse for AppError {
                 tracing::error!(error = format!("{err:#}"), "internal error");
                 Vec::new()
             }
-            AppError::Unauthorized(_) | AppError::Forbidden(_) | AppError::NotFound(_) => {
-                Vec::new()
-            }
+            AppError::Unauthorized(_)
+            | AppError::Forbidden(_)
+            | AppError::NotFound(_)
+            | AppError::MethodNotAllowed => Vec::new(),
         };
         let error = match &self {
             AppError::Internal(_) => "internal error".to_owned(),

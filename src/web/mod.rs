@@ -33,6 +33,7 @@ pub fn router(state: AppState) -> Router {
         .merge(pages::router(&state))
         .nest("/api/v1", api::router(&state))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(session::csrf_cookie));
     for (name, value) in security_headers {
         router = router.layer(SetResponseHeaderLayer::if_not_present(
@@ -41,6 +42,10 @@ pub fn router(state: AppState) -> Router {
         ));
     }
     router.layer(TraceLayer::new_for_http()).with_state(state)
+}
+
+async fn method_not_allowed() -> AppError {
+    AppError::MethodNotAllowed
 }
 
 async fn not_found() -> AppError {
