@@ -6,7 +6,10 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 fn triageboard(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_triageboard")).args(args).output().expect("the binary runs")
+    Command::new(env!("CARGO_BIN_EXE_triageboard"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -16,7 +19,14 @@ fn text(bytes: &[u8]) -> String {
 /// A 12-study demo set in a temporary folder.
 fn small_set() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let out = triageboard(&["dataset", "synth", "--count", "12", "--out", dir.path().to_str().unwrap()]);
+    let out = triageboard(&[
+        "dataset",
+        "synth",
+        "--count",
+        "12",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     dir
 }
@@ -40,11 +50,17 @@ fn a_synthesized_set_has_the_layout_of_the_protocol() {
     assert_eq!(studies.len(), 12);
     for (id, category) in &studies {
         assert!(dir.path().join(format!("images/{id}.nii.gz")).is_file());
-        assert!(dir.path().join(format!("annotations/lungs/{id}.nii.gz")).is_file());
+        assert!(
+            dir.path()
+                .join(format!("annotations/lungs/{id}.nii.gz"))
+                .is_file()
+        );
         let lesions = dir.path().join(format!("annotations/lesions/{id}"));
         assert_eq!(lesions.is_dir(), category == "covid", "{id} {category}");
         if category == "covid" {
-            assert!(lesions.join("rater1.nii.gz").is_file() && lesions.join("rater2.nii.gz").is_file());
+            assert!(
+                lesions.join("rater1.nii.gz").is_file() && lesions.join("rater2.nii.gz").is_file()
+            );
         }
     }
 }
@@ -54,12 +70,21 @@ fn score_prints_json_and_exits_zero_for_a_valid_table() {
     let dir = small_set();
     let mut csv = String::from("study_id,covid_probability\n");
     for (id, category) in ids_and_categories(dir.path()) {
-        csv.push_str(&format!("{id},{}\n", if category == "covid" { 0.8 } else { 0.2 }));
+        csv.push_str(&format!(
+            "{id},{}\n",
+            if category == "covid" { 0.8 } else { 0.2 }
+        ));
     }
     let submission = dir.path().join("predictions.csv");
     fs::write(&submission, csv).unwrap();
     let annotations = dir.path().join("annotations");
-    let out = triageboard(&["score", "--annotations", annotations.to_str().unwrap(), "--submission", submission.to_str().unwrap()]);
+    let out = triageboard(&[
+        "score",
+        "--annotations",
+        annotations.to_str().unwrap(),
+        "--submission",
+        submission.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["n_studies"], 12);
@@ -73,15 +98,28 @@ fn score_prints_json_and_exits_zero_for_a_valid_table() {
 fn an_invalid_submission_exits_two_with_one_problem_per_line_on_stderr() {
     let dir = small_set();
     let submission = dir.path().join("predictions.csv");
-    fs::write(&submission, "study_id,covid_probability,extra\nnope,1.5,x\n").unwrap();
+    fs::write(
+        &submission,
+        "study_id,covid_probability,extra\nnope,1.5,x\n",
+    )
+    .unwrap();
     let annotations = dir.path().join("annotations");
-    let out = triageboard(&["score", "--annotations", annotations.to_str().unwrap(), "--submission", submission.to_str().unwrap()]);
+    let out = triageboard(&[
+        "score",
+        "--annotations",
+        annotations.to_str().unwrap(),
+        "--submission",
+        submission.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(out.stdout.is_empty());
     let stderr = text(&out.stderr);
     let lines: Vec<&str> = stderr.lines().collect();
     assert_eq!(lines.len(), 1, "{stderr}");
-    assert!(lines[0].starts_with("predictions.csv line 1: unknown column \"extra\""), "{stderr}");
+    assert!(
+        lines[0].starts_with("predictions.csv line 1: unknown column \"extra\""),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -89,9 +127,19 @@ fn other_failures_exit_one() {
     let dir = tempfile::tempdir().unwrap();
     let submission = dir.path().join("p.csv");
     fs::write(&submission, "study_id,covid_probability\n").unwrap();
-    let out = triageboard(&["score", "--annotations", dir.path().to_str().unwrap(), "--submission", submission.to_str().unwrap()]);
+    let out = triageboard(&[
+        "score",
+        "--annotations",
+        dir.path().to_str().unwrap(),
+        "--submission",
+        submission.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("labels.csv"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("labels.csv"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
@@ -99,27 +147,63 @@ fn the_manifest_pins_annotations_and_names_the_file_that_differs() {
     let dir = small_set();
     let path = |p: &str| dir.path().join(p).to_str().unwrap().to_owned();
     let out = triageboard(&[
-        "dataset", "manifest", "--images", &path("images"), "--annotations", &path("annotations"), "--out", &path("manifest.json"),
+        "dataset",
+        "manifest",
+        "--images",
+        &path("images"),
+        "--annotations",
+        &path("annotations"),
+        "--out",
+        &path("manifest.json"),
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let manifest = fs::read_to_string(dir.path().join("manifest.json")).unwrap();
     // Aggregate counts only: no study's category and no lesion file name appears.
-    assert!(!manifest.contains("rater") && !manifest.contains("lesions/"), "{manifest}");
+    assert!(
+        !manifest.contains("rater") && !manifest.contains("lesions/"),
+        "{manifest}"
+    );
     let verify = triageboard(&[
-        "dataset", "verify", "--manifest", &path("manifest.json"), "--images", &path("images"), "--annotations", &path("annotations"),
+        "dataset",
+        "verify",
+        "--manifest",
+        &path("manifest.json"),
+        "--images",
+        &path("images"),
+        "--annotations",
+        &path("annotations"),
     ]);
     assert!(verify.status.success(), "{}", text(&verify.stderr));
 
-    let (covid, _) = ids_and_categories(dir.path()).into_iter().find(|(_, c)| c == "covid").unwrap();
-    let rater = dir.path().join(format!("annotations/lesions/{covid}/rater2.nii.gz"));
-    fs::copy(dir.path().join(format!("annotations/lesions/{covid}/rater1.nii.gz")), &rater).unwrap();
+    let (covid, _) = ids_and_categories(dir.path())
+        .into_iter()
+        .find(|(_, c)| c == "covid")
+        .unwrap();
+    let rater = dir
+        .path()
+        .join(format!("annotations/lesions/{covid}/rater2.nii.gz"));
+    fs::copy(
+        dir.path()
+            .join(format!("annotations/lesions/{covid}/rater1.nii.gz")),
+        &rater,
+    )
+    .unwrap();
     fs::write(dir.path().join("p.csv"), "study_id,covid_probability\n").unwrap();
     let out = triageboard(&[
-        "score", "--annotations", &path("annotations"), "--submission", &path("p.csv"), "--manifest", &path("manifest.json"),
+        "score",
+        "--annotations",
+        &path("annotations"),
+        "--submission",
+        &path("p.csv"),
+        "--manifest",
+        &path("manifest.json"),
     ]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
-    assert!(stderr.contains(&format!("lesions/{covid}/: differs from the manifest")), "{stderr}");
+    assert!(
+        stderr.contains(&format!("lesions/{covid}/: differs from the manifest")),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -127,8 +211,15 @@ fn the_same_seed_writes_the_same_bytes() {
     let a = small_set();
     let b = small_set();
     for (id, _) in ids_and_categories(a.path()) {
-        for file in [format!("images/{id}.nii.gz"), format!("annotations/lungs/{id}.nii.gz")] {
-            assert_eq!(fs::read(a.path().join(&file)).unwrap(), fs::read(b.path().join(&file)).unwrap(), "{file}");
+        for file in [
+            format!("images/{id}.nii.gz"),
+            format!("annotations/lungs/{id}.nii.gz"),
+        ] {
+            assert_eq!(
+                fs::read(a.path().join(&file)).unwrap(),
+                fs::read(b.path().join(&file)).unwrap(),
+                "{file}"
+            );
         }
     }
 }

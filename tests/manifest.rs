@@ -11,10 +11,25 @@ use triageboard::dataset::{Synth, synthesize};
 fn the_default_synthetic_test_set_matches_the_committed_manifest() {
     let dir = tempfile::tempdir().unwrap();
     synthesize(dir.path(), &Synth::default(), &|_, _| {}).unwrap();
-    let manifest = Manifest::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("hidden-test-manifest/synthetic-demo.json")).unwrap();
+    let manifest = Manifest::load(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("hidden-test-manifest/synthetic-demo.json"),
+    )
+    .unwrap();
     assert_eq!(manifest.n_studies, 101);
-    let counts: Vec<(&str, usize)> = manifest.category_counts.iter().map(|(c, n)| (c.as_str(), *n)).collect();
-    assert_eq!(counts, [("covid", 33), ("nodules", 18), ("normal", 32), ("pneumonia", 18)]);
+    let counts: Vec<(&str, usize)> = manifest
+        .category_counts
+        .iter()
+        .map(|(c, n)| (c.as_str(), *n))
+        .collect();
+    assert_eq!(
+        counts,
+        [
+            ("covid", 33),
+            ("nodules", 18),
+            ("normal", 32),
+            ("pneumonia", 18)
+        ]
+    );
     manifest.verify_images(&dir.path().join("images")).unwrap();
     let annotations = Annotations::load(&dir.path().join("annotations")).unwrap();
     manifest.verify_annotations(&annotations).unwrap();

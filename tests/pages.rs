@@ -167,6 +167,9 @@ async fn a_new_user_signs_up_uploads_through_the_form_and_sees_the_entry_ranked(
     assert!(board.contains("Form upload"));
     assert!(board.contains("newcomer"));
     assert!(board.contains("/plot/auc_vs_all.svg"));
+    // The paper's Table 2, apart and labelled as not reproduced here.
+    assert!(board.contains("Reported in the paper, not reproduced here"));
+    assert!(board.contains("Multitask (proposed)") && board.contains("0.951"));
     for id in study_ids() {
         assert!(!board.contains(&id));
     }

@@ -86,6 +86,9 @@ pub enum ManifestError {
     },
 }
 
+/// A study's manifest key and the differences found in its files.
+type StudyCheck = ([u8; 32], Vec<String>);
+
 /// Checksums of one study's annotation files.
 struct AnnotationDigests {
     lungs_sha256: String,
@@ -194,7 +197,7 @@ impl Manifest {
                 problems.push(format!("labels.csv lacks study {id} of the manifest"));
             }
         }
-        let digests: Vec<Result<([u8; 32], Vec<String>), ManifestError>> = annotations
+        let digests: Vec<Result<StudyCheck, ManifestError>> = annotations
             .studies()
             .par_iter()
             .map(|study| {

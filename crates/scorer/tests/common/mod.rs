@@ -44,7 +44,7 @@ pub fn lung_label(i: usize, j: usize, _k: usize) -> u8 {
 /// the right lung; `shift` moves its edge by one voxel, as a second rater might.
 fn lesion(size: usize, shift: usize) -> Mask {
     Mask::from_fn(SHAPE, |i, j, k| {
-        k >= 1 && k <= 4 && (1..=size + shift).contains(&i) && j >= 2 && j <= 6
+        (1..=4).contains(&k) && (1..=size + shift).contains(&i) && (2..=6).contains(&j)
     })
 }
 
@@ -149,7 +149,7 @@ impl ToySet {
         if study.raters.is_empty() {
             return 0.0;
         }
-        let per_rater: Vec<f64> = study.raters.iter().map(|m| severity(m)).collect();
+        let per_rater: Vec<f64> = study.raters.iter().map(severity).collect();
         per_rater.iter().sum::<f64>() / per_rater.len() as f64
     }
 
