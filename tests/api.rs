@@ -16,6 +16,7 @@ on_both_databases!(
     another_participants_submission_is_forbidden,
     unknown_ids_and_paths_get_404,
     malformed_forms_get_400,
+    repeated_text_fields_are_refused_not_buffered,
     an_upload_over_the_cap_gets_413,
     fifty_concurrent_uploads_with_five_left_admit_exactly_five,
     a_full_queue_answers_503_with_retry_after,
@@ -442,6 +443,28 @@ async fn malformed_forms_get_400(backend: Backend) {
         .unwrap();
     assert_eq!(response.status(), 400);
 
+    let (_, me) = app.get_json("/api/v1/me", Some(&token)).await;
+    assert_eq!(me["used_today"], 0);
+}
+
+/// Each text field is capped, but repeating one used to pile every copy up in memory
+/// until the body limit (the upload cap, 2 GiB by default).
+async fn repeated_text_fields_are_refused_not_buffered(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = app.participant("rita").await;
+    let response = app
+        .upload(
+            &token,
+            "p.csv",
+            predictions_csv(1.0).into_bytes(),
+            &[("description", "one"), ("description", "two")],
+        )
+        .await;
+    assert_eq!(response.status(), 400);
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["error"],
+        "the form has more than one `description` field"
+    );
     let (_, me) = app.get_json("/api/v1/me", Some(&token)).await;
     assert_eq!(me["used_today"], 0);
 }

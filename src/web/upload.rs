@@ -1,6 +1,6 @@
 //! Receiving a multipart upload: the `file` field streams to a file under `incoming/`
 //! chunk by chunk (never whole in memory), hashed and counted against the size cap; the
-//! few text fields are read with a small cap.
+//! few text fields, each at most once, are read with a small cap.
 
 use std::path::{Path, PathBuf};
 
@@ -123,6 +123,12 @@ pub async fn receive(
             })?;
             file = Some((guard, file_name, size, hex(&hasher.finalize())));
         } else if text_fields.contains(&name.as_str()) {
+            // One of each: repeated fields would pile up in memory up to the body limit.
+            if fields.iter().any(|(n, _)| *n == name) {
+                return Err(AppError::bad_request(format!(
+                    "the form has more than one `{name}` field"
+                )));
+            }
             let mut bytes = Vec::new();
             while let Some(chunk) = field.chunk().await.map_err(|e| multipart_error(e, limit))? {
                 bytes.extend_from_slice(&chunk);
