@@ -23,6 +23,7 @@ on_both_databases!(
     organizers_flag_baselines_hide_entries_and_rescore,
     the_board_keeps_the_best_entry_per_method_unless_asked_for_all,
     the_board_rejects_unknown_sort_metrics_and_formats,
+    the_board_csv_does_not_turn_method_names_into_formulas,
     the_openapi_document_lists_every_endpoint,
 );
 
@@ -678,6 +679,28 @@ async fn the_board_keeps_the_best_entry_per_method_unless_asked_for_all(backend:
     assert_eq!(all["rows"].as_array().unwrap().len(), 3);
     assert_eq!(all["sort"], "spearman");
     assert_eq!(all["all"], true);
+}
+
+/// A method named like a formula used to be written to the CSV as is, to run in the
+/// spreadsheet of whoever opened the export.
+async fn the_board_csv_does_not_turn_method_names_into_formulas(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = app.participant("mallory").await;
+    let id = app
+        .submit(&token, &predictions_csv(1.0), "=HYPERLINK(\"http://x\")")
+        .await;
+    app.wait_done(&token, id).await;
+    let csv = app
+        .client
+        .get(app.url("/api/v1/leaderboard?format=csv"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let row = csv.lines().nth(1).expect("one entry");
+    assert!(row.contains(",\"'=HYPERLINK(\"\"http://x\"\")\","), "{row}");
 }
 
 async fn the_board_rejects_unknown_sort_metrics_and_formats(backend: Backend) {

@@ -75,6 +75,16 @@ pub async fn show(
     }
 }
 
+/// Participants' free text as a CSV cell that a spreadsheet shows rather than runs: a
+/// leading `=`, `+`, `-`, `@`, tab or carriage return would start a formula.
+fn spreadsheet_safe(text: &str) -> String {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text.to_owned()
+    }
+}
+
 /// The board as CSV: one row per entry, each metric with its interval's bounds.
 fn to_csv(board: &Board) -> anyhow::Result<String> {
     let mut out = csv::Writer::from_writer(Vec::new());
@@ -106,7 +116,7 @@ fn to_csv(board: &Board) -> anyhow::Result<String> {
         let mut record = vec![
             row.rank.to_string(),
             row.participant.clone(),
-            row.method.clone(),
+            spreadsheet_safe(&row.method),
             row.baseline.to_string(),
             row.submission_id.to_string(),
             row.created_at.clone(),
