@@ -17,7 +17,43 @@ on_both_databases!(
     concurrent_claims_never_share_a_job,
     a_second_start_on_the_same_database_prints_no_new_organizer_token,
     scores_record_the_manifest_version_and_a_foreign_manifest_stops_the_start,
+    a_rescore_queued_while_the_job_is_scored_is_not_lost,
 );
+
+/// Recording a result used to delete the job whatever had happened to it meanwhile: a
+/// rescore queued while the job was being scored was silently dropped.
+async fn a_rescore_queued_while_the_job_is_scored_is_not_lost(backend: Backend) {
+    let app = spawn_app_with(backend, |c| c.workers = 0).await;
+    let token = app.participant("ivy").await;
+    let id = app.submit(&token, &predictions_csv(1.0), "net").await;
+    let claimed = jobs::claim(&app.state.db, "busy-worker", now_ms(), 60_000)
+        .await
+        .unwrap();
+    assert_eq!(claimed.map(|j| j.submission_id), Some(id));
+
+    let response = app
+        .client
+        .post(app.url(&format!("/api/v1/admin/submissions/{id}/rescore")))
+        .bearer_auth(&app.organizer_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+
+    // The busy worker records its run: only a job it still holds is removed.
+    jobs::delete_job(app.state.db.pool(), id, "busy-worker")
+        .await
+        .unwrap();
+    assert_eq!(
+        jobs::queue_length(app.state.db.pool()).await.unwrap(),
+        (1, 0)
+    );
+    assert_eq!(run_pending(&app.state, "next-worker").await.unwrap(), 1);
+    assert_eq!(
+        jobs::queue_length(app.state.db.pool()).await.unwrap(),
+        (0, 0)
+    );
+}
 
 async fn scores_record_the_manifest_version_and_a_foreign_manifest_stops_the_start(
     backend: Backend,

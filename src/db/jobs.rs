@@ -133,16 +133,20 @@ pub async fn extend_lease<'e, E: Executor<'e, Database = Any>>(
     Ok(done.rows_affected() == 1)
 }
 
-/// Removes a finished job.
+/// Removes a finished job, only while `worker` still holds it: a job queued again
+/// meanwhile (a rescore) or taken over by another worker stays for its next run.
 pub async fn delete_job<'e, E: Executor<'e, Database = Any>>(
     executor: E,
     submission_id: i64,
+    worker: &str,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "delete from jobs
-         where submission_id = $1",
+         where submission_id = $1
+           and worker = $2",
     )
     .bind(submission_id)
+    .bind(worker)
     .execute(executor)
     .await?;
     Ok(())

@@ -79,7 +79,7 @@ pub async fn run_one(state: &AppState, worker: &str) -> anyhow::Result<bool> {
     } else {
         score_submission(state, worker, id).await
     };
-    record(state, id, outcome).await?;
+    record(state, worker, id, outcome).await?;
     Ok(true)
 }
 
@@ -144,6 +144,7 @@ async fn score_submission(
 
 async fn record(
     state: &AppState,
+    worker: &str,
     id: i64,
     outcome: Result<(Evaluation, Duration), Failure>,
 ) -> anyhow::Result<()> {
@@ -178,7 +179,7 @@ async fn record(
             submissions::record_failed(&mut *tx, id, INTERNAL_FAILURE, "[]", now).await?;
         }
     }
-    jobs::delete_job(&mut *tx, id).await?;
+    jobs::delete_job(&mut *tx, id, worker).await?;
     tx.commit().await?;
     Ok(())
 }
