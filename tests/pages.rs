@@ -15,6 +15,7 @@ on_both_databases!(
     an_invalid_form_upload_shows_every_problem_on_its_page,
     forms_without_the_csrf_token_are_refused,
     log_in_checks_the_password_and_log_out_ends_the_session,
+    an_overlong_password_is_refused_for_its_length_not_as_too_short,
     a_token_made_on_the_settings_page_is_shown_once_and_can_be_revoked,
     organizer_pages_are_for_organizers_only,
     an_organizer_flags_a_baseline_hides_and_rescores_from_the_organizer_page,
@@ -237,6 +238,24 @@ async fn forms_without_the_csrf_token_are_refused(backend: Backend) {
         .get_json("/api/v1/submissions", Some(&app.organizer_token))
         .await;
     assert!(me.as_array().unwrap().is_empty());
+}
+
+/// A password over 1024 bytes used to be refused as "at least 8 characters".
+async fn an_overlong_password_is_refused_for_its_length_not_as_too_short(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let mut browser = Browser::new(&app);
+    browser.get("/signup").await;
+    let csrf = browser.csrf();
+    let long = "p".repeat(1025);
+    let response = browser
+        .post_form(
+            "/signup",
+            &[("csrf", &csrf), ("name", "lena"), ("password", &long)],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("at most 1024 bytes"), "{page}");
 }
 
 async fn log_in_checks_the_password_and_log_out_ends_the_session(backend: Backend) {

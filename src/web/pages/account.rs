@@ -75,8 +75,10 @@ pub(super) async fn signup(
         Some(
             "A user name has 1 to 40 letters, digits, '_', '.' or '-', and starts with a letter or digit.",
         )
-    } else if form.password.chars().count() < 8 || form.password.len() > 1024 {
+    } else if form.password.chars().count() < 8 {
         Some("A password has at least 8 characters.")
+    } else if form.password.len() > 1024 {
+        Some("A password has at most 1024 bytes.")
     } else {
         None
     };
