@@ -102,7 +102,7 @@ pub fn score(
         (Some(p), _, _) => (IdentificationSource::CovidProbability, p),
         (None, Some(a), _) => (IdentificationSource::AffectedPercent, a),
         (None, None, Some(m)) => (IdentificationSource::AffectedPercent, m),
-        (None, None, None) => unreachable_empty(submission)?,
+        (None, None, None) => unreachable_empty()?,
     };
     let (severity_source, severity) = match (
         &table.affected_percent,
@@ -112,7 +112,7 @@ pub fn score(
         (Some(a), _, _) => (SeveritySource::AffectedPercent, a),
         (None, Some(m), _) => (SeveritySource::Masks, m),
         (None, None, Some(p)) => (SeveritySource::CovidProbability, p),
-        (None, None, None) => unreachable_empty(submission)?,
+        (None, None, None) => unreachable_empty()?,
     };
     let outcomes: Vec<StudyOutcome> = annotations
         .studies()
@@ -151,10 +151,12 @@ pub fn validate(
 }
 
 /// Validation found nothing to score; cannot happen after a successful check, which
-/// requires a table column or masks, but is an error rather than a panic.
-fn unreachable_empty<T>(submission: &Path) -> Result<T, ScoreError> {
+/// requires a table column or masks, but is an error rather than a panic. The message
+/// names no path: participants may see it.
+fn unreachable_empty<T>() -> Result<T, ScoreError> {
     let mut problems = Problems::default();
-    problems.push(format!("{}: holds no prediction", submission.display()));
+    problems
+        .push("the submission holds no prediction: add a predictions.csv or one mask per study");
     Err(ScoreError::Invalid(problems))
 }
 
