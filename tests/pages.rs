@@ -456,6 +456,7 @@ async fn pages_carry_security_headers_and_vendored_assets(backend: Backend) {
         let headers = response.headers();
         assert_eq!(headers["x-content-type-options"], "nosniff");
         assert_eq!(headers["x-frame-options"], "DENY");
+        assert_eq!(headers["cache-control"], "no-store", "{path}");
         assert!(
             headers["content-security-policy"]
                 .to_str()

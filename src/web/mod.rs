@@ -26,6 +26,9 @@ pub fn router(state: AppState) -> Router {
             header::CONTENT_SECURITY_POLICY,
             "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
         ),
+        // Pages carry CSRF tokens, the settings page a new API token shown once: no cache
+        // may keep them. Static assets and the board set their own policy.
+        (header::CACHE_CONTROL, "no-store"),
     ];
     let mut router = Router::new()
         .merge(health::router())
