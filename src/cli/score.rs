@@ -34,22 +34,17 @@ pub fn run(args: &ScoreArgs) -> ExitCode {
             println!("{json}");
             ExitCode::SUCCESS
         }
-        Err(err) => match err.downcast::<ScoreError>() {
-            Ok(ScoreError::Invalid(problems)) => {
+        Err(err) => {
+            if let Some(ScoreError::Invalid(problems)) = err.downcast_ref::<ScoreError>() {
                 for line in problems.lines() {
                     eprintln!("{line}");
                 }
-                ExitCode::from(INVALID)
+                return ExitCode::from(INVALID);
             }
-            Ok(other) => {
-                eprintln!("error: {other}");
-                ExitCode::FAILURE
-            }
-            Err(err) => {
-                eprintln!("error: {err:#}");
-                ExitCode::FAILURE
-            }
-        },
+            // The whole chain of causes: these are for the organizer running the scorer.
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -19,7 +19,7 @@ use crate::study_id::{StudyId, StudyIndex};
 #[derive(Debug, thiserror::Error)]
 pub enum AnnotationsError {
     /// A file or folder could not be read.
-    #[error("reading {path}: {source}")]
+    #[error("reading {path}")]
     Io {
         /// The file or folder.
         path: PathBuf,
@@ -40,7 +40,7 @@ pub enum AnnotationsError {
     #[error("{0}")]
     Layout(String),
     /// A NIfTI file of the annotations could not be decoded.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Volume {
         /// The file.
         path: PathBuf,

@@ -39,7 +39,7 @@ pub enum ScoreError {
     #[error(transparent)]
     Annotations(#[from] AnnotationsError),
     /// The submission file could not be read at all.
-    #[error("reading {path}: {source}")]
+    #[error("reading {path}")]
     Io {
         /// The submission file.
         path: PathBuf,

@@ -55,7 +55,7 @@ pub struct Manifest {
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
     /// A file could not be read.
-    #[error("reading {path}: {source}")]
+    #[error("reading {path}")]
     Io {
         /// The file.
         path: PathBuf,
@@ -66,7 +66,7 @@ pub enum ManifestError {
     #[error(transparent)]
     Annotations(#[from] crate::AnnotationsError),
     /// An image header could not be read.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Volume {
         /// The image.
         path: PathBuf,
@@ -77,7 +77,7 @@ pub enum ManifestError {
     #[error("the files do not match the manifest:\n{}", .0.join("\n"))]
     Mismatch(Vec<String>),
     /// The manifest file is not valid JSON of this shape.
-    #[error("{path}: not a manifest ({source})")]
+    #[error("{path}: not a manifest")]
     Parse {
         /// The manifest file.
         path: PathBuf,
