@@ -113,24 +113,30 @@ fn write_study(images: &Path, annotations: &Path, spec: &phantom::StudySpec) -> 
     Ok(())
 }
 
-/// Writes to a temporary file beside `path` and renames it, so an interrupted run never
-/// leaves a truncated volume under the final name.
+/// Writes a volume atomically (see [`replace_atomically`]).
 fn write_volume<T: volume::WriteSample>(
     path: &Path,
     geometry: &volume::Geometry,
     voxels: &[T],
 ) -> anyhow::Result<()> {
-    let tmp = path.with_extension("tmp");
-    volume::write_nifti_gz(&tmp, geometry, voxels, GZIP_LEVEL)
-        .with_context(|| format!("writing {}", path.display()))?;
-    fs::rename(&tmp, path)
-        .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
+    replace_atomically(path, |tmp| {
+        Ok(volume::write_nifti_gz(tmp, geometry, voxels, GZIP_LEVEL)?)
+    })
 }
 
-/// Writes `bytes` to a temporary file beside `path`, then renames it into place.
+/// Writes `bytes` to `path` atomically (see [`replace_atomically`]).
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    replace_atomically(path, |tmp| Ok(fs::write(tmp, bytes)?))
+}
+
+/// Lets `write` fill a temporary file beside `path`, then renames it into place, so an
+/// interrupted run never leaves a truncated file under the final name.
+fn replace_atomically(
+    path: &Path,
+    write: impl FnOnce(&Path) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
     let tmp = path.with_extension("tmp");
-    fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
+    write(&tmp).with_context(|| format!("writing {}", path.display()))?;
     fs::rename(&tmp, path)
         .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
 }
