@@ -124,7 +124,7 @@ fn write_volume<T: volume::WriteSample>(
     })
 }
 
-/// Writes `bytes` to `path` atomically (see [`replace_atomically`]).
+/// Writes `bytes` to a temporary file beside `path`, then renames it into place.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     replace_atomically(path, |tmp| Ok(fs::write(tmp, bytes)?))
 }
