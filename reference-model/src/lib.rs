@@ -1,6 +1,8 @@
-//! The reference pipeline of the seed paper (Goncharov et al., "CT-based COVID-19 Triage:
-//! Deep Multitask Learning Improves Joint Identification and Severity Quantification") on Candle.
+//! The reference pipeline of the seed paper on Candle: lung segmentation, the
+//! Hounsfield-threshold baseline, 2D and 3D U-Nets, U-Net+, a slice-wise ResNet and the
+//! multitask network; training, inference and submission writing.
 //!
-//! This crate is a placeholder until the reference-pipeline issue lands: it exists from the
-//! start so that the workspace layout, and the invariant that it never depends on the server,
-//! are fixed before any model code is written. See `README.md` beside this file for the plan.
+//! CPU by default; the `cuda` feature (and `cudnn`) adds Candle's CUDA backend.
+
+pub mod nets;
+pub mod prep;

@@ -1,0 +1,232 @@
+//! Building blocks shared by every architecture: convolutions (2D, and 3D through depth
+//! taps), batch norm, residual blocks and the numerically stable binary cross-entropy.
+
+use candle_core::{D, Module, ModuleT, Result, Tensor};
+use candle_nn::{BatchNorm, BatchNormConfig, VarBuilder};
+
+/// Whether a network convolves slices (2D) or volumes (3D).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dims {
+    /// Input `[slices, channels, height, width]`, every slice on its own.
+    Two,
+    /// Input `[depth, channels, height, width]`, one volume; kernels span 3 slices.
+    Three,
+}
+
+/// A convolution with PyTorch's parameter names and layouts: `weight` is
+/// `[out, in, k, k]` for [`Dims::Two`] and `[out, in, 3, k, k]` (`nn.Conv3d`) for
+/// [`Dims::Three`], `bias` is `[out]` when present.
+///
+/// Candle 0.11 has no conv3d. A 3x`k`x`k` convolution over a `[depth, in, h, w]` volume is
+/// written as three 2D convolutions over depth taps: the volume is zero-padded by one slice
+/// at each end, and output slice `z` is the sum over taps `t` of `weight[:, :, t]` applied
+/// to input slice `z + t - 1`. Depth is always stride 1 and padding 1.
+#[derive(Clone, Debug)]
+pub struct Conv {
+    weight: Tensor,
+    bias: Option<Tensor>,
+    dims: Dims,
+    padding: usize,
+    stride: usize,
+}
+
+impl Conv {
+    /// Loads or creates (Kaiming-uniform, as PyTorch) a `k`x`k` convolution.
+    pub fn new(
+        vb: VarBuilder,
+        dims: Dims,
+        (cin, cout, k): (usize, usize, usize),
+        stride: usize,
+        bias: bool,
+    ) -> Result<Self> {
+        let fan_in = match dims {
+            Dims::Two => cin * k * k,
+            Dims::Three => cin * 3 * k * k,
+        };
+        let bound = 1.0 / (fan_in as f64).sqrt();
+        let init = candle_nn::Init::Uniform { lo: -bound * 3f64.sqrt(), up: bound * 3f64.sqrt() };
+        let weight = match dims {
+            Dims::Two => vb.get_with_hints((cout, cin, k, k), "weight", init)?,
+            Dims::Three => vb.get_with_hints((cout, cin, 3, k, k), "weight", init)?,
+        };
+        let bias = if bias {
+            let b = candle_nn::Init::Uniform { lo: -bound, up: bound };
+            Some(vb.get_with_hints(cout, "bias", b)?)
+        } else {
+            None
+        };
+        Ok(Self { weight, bias, dims, padding: k / 2, stride })
+    }
+}
+
+impl Module for Conv {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let y = match self.dims {
+            Dims::Two => x.conv2d(&self.weight, self.padding, self.stride, 1, 1)?,
+            Dims::Three => {
+                let depth = x.dim(0)?;
+                let padded = x.pad_with_zeros(0, 1, 1)?;
+                let mut sum: Option<Tensor> = None;
+                for t in 0..3 {
+                    let kernel = self.weight.narrow(2, t, 1)?.squeeze(2)?.contiguous()?;
+                    let tap = padded.narrow(0, t, depth)?.conv2d(&kernel, self.padding, self.stride, 1, 1)?;
+                    sum = Some(match sum {
+                        None => tap,
+                        Some(s) => (s + tap)?,
+                    });
+                }
+                sum.expect("three taps")
+            }
+        };
+        match &self.bias {
+            None => Ok(y),
+            Some(b) => y.broadcast_add(&b.reshape((1, (), 1, 1))?),
+        }
+    }
+}
+
+/// `nn.BatchNorm2d` (or `3d`): statistics over every axis but the channel one.
+pub fn batch_norm(vb: VarBuilder, channels: usize) -> Result<BatchNorm> {
+    candle_nn::batch_norm(channels, BatchNormConfig { momentum: 0.1, ..Default::default() }, vb)
+}
+
+/// The residual block of the paper's U-Nets: two 3x3 convolutions with batch norm, and a
+/// 1x1 convolution on the shortcut when the width changes (`shortcut.0`, `shortcut.1`).
+#[derive(Clone, Debug)]
+pub struct ResBlock {
+    conv1: Conv,
+    bn1: BatchNorm,
+    conv2: Conv,
+    bn2: BatchNorm,
+    shortcut: Option<(Conv, BatchNorm)>,
+}
+
+impl ResBlock {
+    /// A block from `cin` to `cout` channels.
+    pub fn new(vb: VarBuilder, dims: Dims, cin: usize, cout: usize) -> Result<Self> {
+        let shortcut = if cin == cout {
+            None
+        } else {
+            Some((
+                Conv::new(vb.pp("shortcut.0"), dims, (cin, cout, 1), 1, false)?,
+                batch_norm(vb.pp("shortcut.1"), cout)?,
+            ))
+        };
+        Ok(Self {
+            conv1: Conv::new(vb.pp("conv1"), dims, (cin, cout, 3), 1, false)?,
+            bn1: batch_norm(vb.pp("bn1"), cout)?,
+            conv2: Conv::new(vb.pp("conv2"), dims, (cout, cout, 3), 1, false)?,
+            bn2: batch_norm(vb.pp("bn2"), cout)?,
+            shortcut,
+        })
+    }
+
+    /// The block's output; `train` selects batch statistics (and updates the running ones).
+    pub fn forward_t(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+        let y = self.bn1.forward_t(&self.conv1.forward(x)?, train)?.relu()?;
+        let y = self.bn2.forward_t(&self.conv2.forward(&y)?, train)?;
+        let skip = match &self.shortcut {
+            None => x.clone(),
+            Some((conv, bn)) => bn.forward_t(&conv.forward(x)?, train)?,
+        };
+        (y + skip)?.relu()
+    }
+}
+
+/// Mean binary cross-entropy between logits and (possibly soft) targets, in the stable form
+/// `max(x, 0) - x t + ln(1 + e^-|x|)`.
+pub fn bce_with_logits(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
+    let softplus = (logits.abs()?.neg()?.exp()? + 1.0)?.log()?;
+    ((logits.relu()? - (logits * targets)?)? + softplus)?.mean_all()
+}
+
+/// Adaptive average pooling of `[n, c, h, w]` to `[n, c * bins * bins]`, with PyTorch's bin
+/// edges (`floor(i h / bins)` to `ceil((i + 1) h / bins)`), written with narrow and mean
+/// because Candle has no adaptive pooling.
+pub fn adaptive_avg_pool(x: &Tensor, bins: usize) -> Result<Tensor> {
+    let (_, _, h, w) = x.dims4()?;
+    let edges = |n: usize, i: usize| (i * n / bins, ((i + 1) * n).div_ceil(bins));
+    let mut cells = Vec::with_capacity(bins * bins);
+    for bi in 0..bins {
+        let (h0, h1) = edges(h, bi);
+        for bj in 0..bins {
+            let (w0, w1) = edges(w, bj);
+            let cell = x.narrow(2, h0, h1 - h0)?.narrow(3, w0, w1 - w0)?;
+            cells.push(cell.mean(D::Minus1)?.mean(D::Minus1)?);
+        }
+    }
+    // [n, c] per cell -> [n, c, cells] -> [n, c * cells], the order of PyTorch's flatten.
+    Tensor::stack(&cells, 2)?.flatten_from(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{DType, Device};
+    use candle_nn::VarMap;
+
+    #[test]
+    fn a_3d_convolution_by_depth_taps_matches_a_direct_sum() -> Result<()> {
+        let dev = Device::Cpu;
+        let map = VarMap::new();
+        let vb = VarBuilder::from_varmap(&map, DType::F32, &dev);
+        let conv = Conv::new(vb, Dims::Three, (2, 3, 3), 1, true)?;
+        let x = Tensor::randn(0f32, 1.0, (4, 2, 5, 6), &dev)?;
+        let y = conv.forward(&x)?;
+        assert_eq!(y.dims(), &[4, 3, 5, 6]);
+        // Brute force at one output voxel: o = 1, z = 0, (y, x) = (2, 3).
+        let w: Vec<f32> = conv.weight.flatten_all()?.to_vec1()?;
+        let b: Vec<f32> = conv.bias.as_ref().expect("bias").to_vec1()?;
+        let xs: Vec<f32> = x.flatten_all()?.to_vec1()?;
+        let at = |z: i64, c: usize, i: i64, j: i64| -> f32 {
+            if !(0..4).contains(&z) || !(0..5).contains(&i) || !(0..6).contains(&j) {
+                return 0.0;
+            }
+            xs[((z as usize * 2 + c) * 5 + i as usize) * 6 + j as usize]
+        };
+        let (o, z, i, j) = (1usize, 0i64, 2i64, 3i64);
+        let mut want = b[o];
+        for c in 0..2 {
+            for t in 0..3 {
+                for di in 0..3 {
+                    for dj in 0..3 {
+                        let wv = w[(((o * 2 + c) * 3 + t) * 3 + di) * 3 + dj];
+                        want += wv * at(z + t as i64 - 1, c, i + di as i64 - 1, j + dj as i64 - 1);
+                    }
+                }
+            }
+        }
+        let got = y.get(z as usize)?.get(o)?.get(i as usize)?.get(j as usize)?.to_scalar::<f32>()?;
+        assert!((got - want).abs() < 1e-4, "{got} vs {want}");
+        Ok(())
+    }
+
+    #[test]
+    fn stable_bce_matches_the_textbook_formula_and_survives_large_logits() -> Result<()> {
+        let dev = Device::Cpu;
+        let x = Tensor::new(&[-2.0f32, 0.5, 3.0], &dev)?;
+        let t = Tensor::new(&[0.0f32, 1.0, 0.25], &dev)?;
+        let got = bce_with_logits(&x, &t)?.to_scalar::<f32>()?;
+        let s = |v: f32| 1.0 / (1.0 + (-v).exp());
+        let want = [(-2.0f32, 0.0f32), (0.5, 1.0), (3.0, 0.25)]
+            .iter()
+            .map(|&(v, y)| -(y * s(v).ln() + (1.0 - y) * (1.0 - s(v)).ln()))
+            .sum::<f32>()
+            / 3.0;
+        assert!((got - want).abs() < 1e-5, "{got} vs {want}");
+        let big = bce_with_logits(&Tensor::new(&[200.0f32, -200.0], &dev)?, &Tensor::new(&[1.0f32, 0.0], &dev)?)?;
+        assert!(big.to_scalar::<f32>()?.abs() < 1e-6);
+        Ok(())
+    }
+
+    #[test]
+    fn adaptive_pooling_uses_pytorch_bin_edges() -> Result<()> {
+        let dev = Device::Cpu;
+        // One channel, 1x5 rows of 0..5: two bins are [0, 3) and [2, 5) in PyTorch.
+        let x = Tensor::arange(0f32, 5.0, &dev)?.reshape((1, 1, 1, 5))?;
+        let pooled: Vec<f32> = adaptive_avg_pool(&x.repeat((1, 1, 2, 1))?, 2)?.flatten_all()?.to_vec1()?;
+        assert_eq!(pooled, vec![1.0, 3.0, 1.0, 3.0]);
+        Ok(())
+    }
+}

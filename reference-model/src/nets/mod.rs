@@ -1,0 +1,146 @@
+//! The architectures, with PyTorch `state_dict` parameter names and configurable widths,
+//! so the small shipped variants and the paper-size ones share one implementation.
+
+pub mod blocks;
+pub mod multitask;
+pub mod resnet;
+pub mod unet;
+
+pub use blocks::Dims;
+
+use candle_core::{Result, Tensor};
+use candle_nn::VarBuilder;
+use serde::{Deserialize, Serialize};
+
+/// An architecture and its size.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Arch {
+    /// Residual U-Net with a segmentation head (2D, or 3D through depth taps).
+    Unet {
+        /// 2D slice-wise or 3D.
+        dims: Dims,
+        /// Channels of the first level (doubling per level).
+        width: usize,
+        /// Number of levels.
+        levels: usize,
+    },
+    /// Slice-wise ResNet with bottleneck blocks, max-pooled over slices.
+    Resnet {
+        /// Base width (torchvision: 64).
+        width: usize,
+        /// Bottleneck blocks per stage (ResNet50: 3, 4, 6, 3).
+        blocks: Vec<usize>,
+    },
+    /// The paper's multitask network.
+    Multitask {
+        /// Backbone width of the first level.
+        width: usize,
+        /// Backbone levels.
+        levels: usize,
+        /// Pyramid pooling grid sizes.
+        pyramid: Vec<usize>,
+        /// Units between the two fully connected layers.
+        hidden: usize,
+    },
+}
+
+/// A built network.
+#[derive(Clone, Debug)]
+pub enum Net {
+    /// Segmentation only.
+    Seg(unet::SegNet),
+    /// Classification only.
+    Resnet(resnet::ResNet),
+    /// Both.
+    Multitask(multitask::Multitask),
+}
+
+/// What a network returns for one batch of slices (or one volume).
+#[derive(Clone, Debug)]
+pub struct Outputs {
+    /// Lesion (or lung) logits `[n, 1, h, w]`, for networks with a segmentation head.
+    pub segmentation: Option<Tensor>,
+    /// COVID-19 logit `[1]` of the whole input, for networks with a classifier.
+    pub classification: Option<Tensor>,
+}
+
+impl Net {
+    /// Builds `arch`, loading its parameters from `vb` (or creating them, for training).
+    pub fn new(arch: &Arch, vb: VarBuilder) -> Result<Self> {
+        Ok(match arch {
+            Arch::Unet { dims, width, levels } => Self::Seg(unet::SegNet::new(vb, *dims, *width, *levels)?),
+            Arch::Resnet { width, blocks } => Self::Resnet(resnet::ResNet::new(vb, *width, blocks)?),
+            Arch::Multitask { width, levels, pyramid, hidden } => {
+                Self::Multitask(multitask::Multitask::new(vb, *width, *levels, pyramid, *hidden)?)
+            }
+        })
+    }
+
+    /// How much the input's height and width must be divisible by.
+    pub fn multiple(&self) -> usize {
+        match self {
+            Self::Seg(n) => n.backbone.multiple(),
+            Self::Resnet(_) => 32,
+            Self::Multitask(n) => n.multiple(),
+        }
+    }
+
+    /// Runs the network on `[n, 1, h, w]`.
+    pub fn forward_t(&self, x: &Tensor, train: bool) -> Result<Outputs> {
+        Ok(match self {
+            Self::Seg(n) => Outputs { segmentation: Some(n.forward_t(x, train)?), classification: None },
+            Self::Resnet(n) => Outputs { segmentation: None, classification: Some(n.forward_t(x, train)?) },
+            Self::Multitask(n) => {
+                let out = n.forward_t(x, train)?;
+                Outputs { segmentation: Some(out.segmentation), classification: Some(out.classification) }
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{DType, Device};
+    use candle_nn::VarMap;
+
+    fn build(arch: &Arch) -> Result<(VarMap, Net)> {
+        let map = VarMap::new();
+        let net = Net::new(arch, VarBuilder::from_varmap(&map, DType::F32, &Device::Cpu))?;
+        Ok((map, net))
+    }
+
+    #[test]
+    fn parameter_names_follow_pytorch_state_dicts() -> Result<()> {
+        let (map, _) = build(&Arch::Resnet { width: 4, blocks: vec![3, 4, 6, 3] })?;
+        let names: std::collections::BTreeSet<String> = map.data().lock().expect("lock").keys().cloned().collect();
+        for name in ["conv1.weight", "bn1.running_var", "layer1.0.downsample.0.weight", "layer4.2.bn3.bias", "fc.weight", "fc.bias"] {
+            assert!(names.contains(name), "missing {name}");
+        }
+        let convs = names.iter().filter(|n| n.ends_with(".weight") && (n.contains("conv") || n.ends_with("downsample.0.weight"))).count();
+        assert_eq!(convs, 53, "ResNet50 has 53 convolutions");
+        Ok(())
+    }
+
+    #[test]
+    fn every_architecture_maps_slices_to_the_documented_shapes() -> Result<()> {
+        let x = Tensor::randn(0f32, 1.0, (3, 1, 32, 48), &Device::Cpu)?;
+        for arch in [
+            Arch::Unet { dims: Dims::Two, width: 4, levels: 3 },
+            Arch::Unet { dims: Dims::Three, width: 4, levels: 3 },
+            Arch::Resnet { width: 4, blocks: vec![1, 1, 1, 1] },
+            Arch::Multitask { width: 4, levels: 3, pyramid: vec![1, 2, 4], hidden: 8 },
+        ] {
+            let (_, net) = build(&arch)?;
+            let out = net.forward_t(&x, true)?;
+            if let Some(seg) = out.segmentation {
+                assert_eq!(seg.dims(), &[3, 1, 32, 48], "{arch:?}");
+            }
+            if let Some(cls) = out.classification {
+                assert_eq!(cls.dims(), &[1], "{arch:?}");
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,64 @@
+//! The paper's multitask network (sec. 2, fig. 3): a residual U-Net backbone shared by a
+//! segmentation head and a classification head with pyramid pooling.
+
+use super::blocks::{Dims, adaptive_avg_pool};
+use super::unet::{SegHead, UNet};
+use candle_core::{Module, Result, Tensor};
+use candle_nn::{Linear, VarBuilder};
+
+/// Backbone (`backbone.*`), segmentation head (`seg_head.*`) and classification head
+/// (`cls_head.fc1`, `cls_head.fc2`).
+///
+/// The classification head pools the backbone's feature map of every slice into a pyramid
+/// of `bins x bins` averages (adaptive average pooling, written with narrow and mean), takes
+/// the maximum of each pyramid feature over slices (so a lesion on any slice counts), and
+/// maps the vector through two fully connected layers to one logit.
+#[derive(Clone, Debug)]
+pub struct Multitask {
+    backbone: UNet,
+    seg_head: SegHead,
+    pyramid: Vec<usize>,
+    fc1: Linear,
+    fc2: Linear,
+}
+
+/// What the multitask network says about one study.
+#[derive(Clone, Debug)]
+pub struct MultitaskOutput {
+    /// Lesion logits `[n, 1, h, w]`.
+    pub segmentation: Tensor,
+    /// COVID-19 logit `[1]`.
+    pub classification: Tensor,
+}
+
+impl Multitask {
+    /// A network of backbone width `width`, `levels` levels, pooling pyramid `pyramid` and
+    /// `hidden` units between the two fully connected layers.
+    pub fn new(vb: VarBuilder, width: usize, levels: usize, pyramid: &[usize], hidden: usize) -> Result<Self> {
+        let features = width * pyramid.iter().map(|b| b * b).sum::<usize>();
+        Ok(Self {
+            backbone: UNet::new(vb.pp("backbone"), Dims::Two, 1, width, levels)?,
+            seg_head: SegHead::new(vb.pp("seg_head"), Dims::Two, width)?,
+            pyramid: pyramid.to_vec(),
+            fc1: candle_nn::linear(features, hidden, vb.pp("cls_head.fc1"))?,
+            fc2: candle_nn::linear(hidden, 1, vb.pp("cls_head.fc2"))?,
+        })
+    }
+
+    /// How much height and width must be divisible by.
+    pub fn multiple(&self) -> usize {
+        self.backbone.multiple()
+    }
+
+    /// Both heads on one study's slices `[n, 1, h, w]`.
+    pub fn forward_t(&self, x: &Tensor, train: bool) -> Result<MultitaskOutput> {
+        let features = self.backbone.forward_t(x, train)?;
+        let segmentation = self.seg_head.forward_t(&features, train)?;
+        let pooled: Vec<Tensor> =
+            self.pyramid.iter().map(|&b| adaptive_avg_pool(&features, b)).collect::<Result<_>>()?;
+        let study = Tensor::cat(&pooled, 1)?.max_keepdim(0)?; // [1, features]
+        let hidden = self.fc1.forward(&study)?.relu()?;
+        let classification = self.fc2.forward(&hidden)?.flatten_all()?;
+        Ok(MultitaskOutput { segmentation, classification })
+    }
+}
