@@ -66,6 +66,13 @@ pub struct Config {
     /// Seconds between queue polls of an idle worker.
     #[arg(long, env = "TRIAGEBOARD_POLL_SECONDS", default_value_t = 2.0)]
     pub poll_seconds: f64,
+    /// The reference models' weights and cards (`reference-model/weights` of the repository).
+    #[arg(
+        long,
+        env = "TRIAGEBOARD_REFERENCE_WEIGHTS",
+        default_value = "reference-model/weights"
+    )]
+    pub reference_weights: PathBuf,
 }
 
 impl Config {
@@ -87,6 +94,10 @@ impl Config {
             workers: 1,
             lease_seconds: 300,
             poll_seconds: 2.0,
+            reference_weights: PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/reference-model/weights"
+            )),
         }
     }
 

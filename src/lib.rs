@@ -6,6 +6,7 @@
 //! SQL, [`jobs`] the scoring worker.
 
 pub mod accounts;
+pub mod baselines;
 pub mod cli;
 pub mod clock;
 pub mod config;

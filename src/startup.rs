@@ -102,6 +102,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         testset: Arc::new(testset),
         metrics: Arc::new(Metrics::default()),
         jobs_ready: Arc::new(Notify::new()),
+        baselines: Arc::default(),
     })
 }
 

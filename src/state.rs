@@ -31,4 +31,6 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Wakes this process's workers when a job is enqueued.
     pub jobs_ready: Arc<Notify>,
+    /// The background run of the reference baselines.
+    pub baselines: crate::baselines::Tracker,
 }

@@ -5,4 +5,18 @@
 //! CPU by default; the `cuda` feature (and `cudnn`) adds Candle's CUDA backend.
 
 pub mod nets;
+
+pub use candle_core::Device;
+pub mod card;
+pub mod data;
+pub mod device;
+pub mod infer;
+pub mod lungsplit;
+pub mod pipeline;
+pub mod predict;
 pub mod prep;
+pub mod projection;
+pub mod submission;
+pub mod threshold;
+pub mod train;
+pub mod zoo;

@@ -26,7 +26,12 @@ pub struct Stack {
 impl Stack {
     /// A stack of zeros.
     pub fn zeros(nx: usize, ny: usize, nz: usize) -> Self {
-        Self { nx, ny, nz, data: vec![0.0; nx * ny * nz] }
+        Self {
+            nx,
+            ny,
+            nz,
+            data: vec![0.0; nx * ny * nz],
+        }
     }
 
     /// Slice `k`.
@@ -37,7 +42,12 @@ impl Stack {
 
     /// The region `bbox` of slices `z0..z1`, each padded with `fill` up to `(w, h)`.
     pub fn crop(&self, bbox: &Bbox, (w, h): (usize, usize), fill: f32) -> Stack {
-        let mut out = Stack { nx: w, ny: h, nz: bbox.z1 - bbox.z0, data: vec![fill; w * h * (bbox.z1 - bbox.z0)] };
+        let mut out = Stack {
+            nx: w,
+            ny: h,
+            nz: bbox.z1 - bbox.z0,
+            data: vec![fill; w * h * (bbox.z1 - bbox.z0)],
+        };
         for (dk, k) in (bbox.z0..bbox.z1).enumerate() {
             for (dj, j) in (bbox.y0..bbox.y1).enumerate() {
                 let src = &self.slice(k)[j * self.nx + bbox.x0..j * self.nx + bbox.x1];
@@ -86,9 +96,18 @@ impl Bbox {
         for k in 0..stack.nz {
             for j in 0..stack.ny {
                 let row = &stack.slice(k)[j * stack.nx..(j + 1) * stack.nx];
-                let Some(first) = row.iter().position(|&v| v >= 0.5) else { continue };
+                let Some(first) = row.iter().position(|&v| v >= 0.5) else {
+                    continue;
+                };
                 let last = row.iter().rposition(|&v| v >= 0.5).unwrap_or(first);
-                let bb = b.get_or_insert(Bbox { x0: first, x1: last + 1, y0: j, y1: j + 1, z0: k, z1: k + 1 });
+                let bb = b.get_or_insert(Bbox {
+                    x0: first,
+                    x1: last + 1,
+                    y0: j,
+                    y1: j + 1,
+                    z0: k,
+                    z1: k + 1,
+                });
                 bb.x0 = bb.x0.min(first);
                 bb.x1 = bb.x1.max(last + 1);
                 bb.y0 = bb.y0.min(j);
@@ -108,7 +127,10 @@ impl Bbox {
 
     /// Width and height rounded up to multiples of `m`.
     pub fn padded(&self, m: usize) -> (usize, usize) {
-        ((self.x1 - self.x0).div_ceil(m) * m, (self.y1 - self.y0).div_ceil(m) * m)
+        (
+            (self.x1 - self.x0).div_ceil(m) * m,
+            (self.y1 - self.y0).div_ceil(m) * m,
+        )
     }
 }
 
@@ -136,15 +158,19 @@ impl AxisFilter {
                 let centre = (m as f64 + 0.5) * scale - 0.5;
                 let lo = (centre - support).ceil().max(0.0) as usize;
                 let hi = ((centre + support).floor() as usize).min(n_src - 1);
-                let mut w: Vec<f32> =
-                    (lo..=hi).map(|i| (1.0 - (i as f64 - centre).abs() / support).max(0.0) as f32).collect();
+                let mut w: Vec<f32> = (lo..=hi)
+                    .map(|i| (1.0 - (i as f64 - centre).abs() / support).max(0.0) as f32)
+                    .collect();
                 let sum: f32 = w.iter().sum();
                 if sum > 0.0 {
                     w.iter_mut().for_each(|v| *v /= sum);
                     (lo, w)
                 } else {
                     // Outside the source: repeat the nearest edge sample.
-                    (centre.round().clamp(0.0, (n_src - 1) as f64) as usize, vec![1.0])
+                    (
+                        centre.round().clamp(0.0, (n_src - 1) as f64) as usize,
+                        vec![1.0],
+                    )
                 }
             })
             .collect();
@@ -154,28 +180,36 @@ impl AxisFilter {
 
 /// Resamples every slice of `src` (`nx * ny` per slice, pixel `sx` x `sy` mm) to
 /// `mx` x `my` pixels of `tx` x `ty` mm, in parallel over slices.
-pub fn resample(src: &Stack, (sx, sy): (f64, f64), (mx, my): (usize, usize), (tx, ty): (f64, f64)) -> Stack {
+pub fn resample(
+    src: &Stack,
+    (sx, sy): (f64, f64),
+    (mx, my): (usize, usize),
+    (tx, ty): (f64, f64),
+) -> Stack {
     let fx = AxisFilter::new(src.nx, sx, mx, tx);
     let fy = AxisFilter::new(src.ny, sy, my, ty);
     let mut out = Stack::zeros(mx, my, src.nz);
-    out.data.par_chunks_mut(mx * my).enumerate().for_each(|(k, dst)| {
-        let slice = src.slice(k);
-        // Along x first: ny rows of mx.
-        let mut rows = vec![0f32; src.ny * mx];
-        for j in 0..src.ny {
-            let row = &slice[j * src.nx..(j + 1) * src.nx];
-            for (m, (lo, w)) in fx.taps.iter().enumerate() {
-                rows[j * mx + m] = w.iter().zip(&row[*lo..]).map(|(a, b)| a * b).sum();
+    out.data
+        .par_chunks_mut(mx * my)
+        .enumerate()
+        .for_each(|(k, dst)| {
+            let slice = src.slice(k);
+            // Along x first: ny rows of mx.
+            let mut rows = vec![0f32; src.ny * mx];
+            for j in 0..src.ny {
+                let row = &slice[j * src.nx..(j + 1) * src.nx];
+                for (m, (lo, w)) in fx.taps.iter().enumerate() {
+                    rows[j * mx + m] = w.iter().zip(&row[*lo..]).map(|(a, b)| a * b).sum();
+                }
             }
-        }
-        for (m, (lo, w)) in fy.taps.iter().enumerate() {
-            let d = &mut dst[m * mx..(m + 1) * mx];
-            for (t, &wt) in w.iter().enumerate() {
-                let r = &rows[(lo + t) * mx..(lo + t + 1) * mx];
-                d.iter_mut().zip(r).for_each(|(a, b)| *a += wt * b);
+            for (m, (lo, w)) in fy.taps.iter().enumerate() {
+                let d = &mut dst[m * mx..(m + 1) * mx];
+                for (t, &wt) in w.iter().enumerate() {
+                    let r = &rows[(lo + t) * mx..(lo + t + 1) * mx];
+                    d.iter_mut().zip(r).for_each(|(a, b)| *a += wt * b);
+                }
             }
-        }
-    });
+        });
     out
 }
 
@@ -186,8 +220,17 @@ pub fn resampled_size(shape: [usize; 2], spacing: [f64; 2], t: f64) -> (usize, u
 }
 
 /// Slices of a volume in memory order (`i + nx * (j + ny * k)`) as a [`Stack`] of `f32`.
-pub fn stack_of<T: Copy + Send + Sync>(data: &[T], shape: [usize; 3], f: impl Fn(T) -> f32 + Sync) -> Stack {
-    Stack { nx: shape[0], ny: shape[1], nz: shape[2], data: data.par_iter().map(|&v| f(v)).collect() }
+pub fn stack_of<T: Copy + Send + Sync>(
+    data: &[T],
+    shape: [usize; 3],
+    f: impl Fn(T) -> f32 + Sync,
+) -> Stack {
+    Stack {
+        nx: shape[0],
+        ny: shape[1],
+        nz: shape[2],
+        data: data.par_iter().map(|&v| f(v)).collect(),
+    }
 }
 
 #[cfg(test)]
@@ -201,16 +244,27 @@ mod tests {
             nx,
             ny,
             nz: 2,
-            data: (0..2 * nx * ny).map(|v| ((v % (nx * ny)) % nx) as f32 * 0.75).collect(),
+            data: (0..2 * nx * ny)
+                .map(|v| ((v % (nx * ny)) % nx) as f32 * 0.75)
+                .collect(),
         };
         // 0.75 mm pixels to 3 mm and back up to 0.75 mm.
         let down = resample(&ramp, (0.75, 0.75), (10, 8), (3.0, 2.8125));
         // Pixel m of 3 mm covers source pixels 4m..4m+4, whose centre is at 4m + 1.5.
         for m in 1..9 {
             let want = (4.0 * m as f32 + 1.5) * 0.75;
-            assert!((down.data[3 * 10 + m] - want).abs() < 1e-3, "{m}: {} vs {want}", down.data[3 * 10 + m]);
+            assert!(
+                (down.data[3 * 10 + m] - want).abs() < 1e-3,
+                "{m}: {} vs {want}",
+                down.data[3 * 10 + m]
+            );
         }
-        let flat = Stack { nx, ny, nz: 1, data: vec![2.5; nx * ny] };
+        let flat = Stack {
+            nx,
+            ny,
+            nz: 1,
+            data: vec![2.5; nx * ny],
+        };
         let up = resample(&flat, (0.75, 0.75), (120, 90), (0.25, 0.25));
         assert!(up.data.iter().all(|&v| (v - 2.5).abs() < 1e-5));
     }
@@ -222,7 +276,17 @@ mod tests {
             s.data[(k * 8 + j) * 10 + i] = 1.0;
         }
         let b = Bbox::of(&s, 1).expect("a box");
-        assert_eq!(b, Bbox { x0: 2, x1: 8, y0: 1, y1: 7, z0: 1, z1: 3 });
+        assert_eq!(
+            b,
+            Bbox {
+                x0: 2,
+                x1: 8,
+                y0: 1,
+                y1: 7,
+                z0: 1,
+                z1: 3
+            }
+        );
         assert_eq!(b.padded(4), (8, 8));
         let crop = s.crop(&b, b.padded(4), -1.0);
         assert_eq!((crop.nx, crop.ny, crop.nz), (8, 8, 2));

@@ -2,6 +2,7 @@
 
 mod dataset;
 mod progress;
+mod reference;
 mod score;
 mod serve;
 mod submit;
@@ -35,6 +36,9 @@ enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(user::UserCommand),
+    /// Train, run and evaluate the reference models (the board's baselines).
+    #[command(subcommand)]
+    Reference(reference::ReferenceCommand),
     /// Upload a submission to a server, optionally wait for its score (for CI).
     Submit(submit::SubmitArgs),
 }
@@ -50,6 +54,7 @@ pub fn main() -> ExitCode {
         Command::Worker(args) => worker::run(args),
         Command::User(command) => user::run(command),
         Command::Submit(args) => return submit::run(&args),
+        Command::Reference(command) => reference::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -19,7 +19,8 @@ pub struct ServeArgs {
 /// Runs the service until Ctrl-C or SIGTERM.
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let config = args.config;
-    if config.annotations.is_none() && config.images.is_none() {
+    let demo = config.annotations.is_none() && config.images.is_none();
+    if demo {
         ensure_demo_testset(&config)?;
     }
     runtime()?.block_on(async move {
@@ -27,6 +28,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         println!("TriageBoard is listening on http://{}", app.address());
         if let Some(token) = app.initial_token() {
             println!("organizer API token (shown once, keep it): {token}");
+        }
+        if demo {
+            // The demo's board fills with the reference baselines within minutes.
+            crate::baselines::populate_if_empty(app.state()).await?;
         }
         app.run_until_stopped(shutdown_signal()).await
     })

@@ -364,3 +364,12 @@ mod tests {
         assert_eq!(Status::parse("done"), None);
     }
 }
+
+/// Submissions flagged as baselines (hidden or not, in any state).
+pub async fn count_baselines<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("select count(*) from submissions where baseline = 1")
+        .fetch_one(executor)
+        .await
+}

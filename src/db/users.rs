@@ -155,3 +155,22 @@ mod tests {
         assert_eq!(Role::parse("admin"), Role::Participant);
     }
 }
+
+/// The id of user `name`, created with `role` (and no password) if missing.
+pub async fn ensure_user(
+    pool: &sqlx::AnyPool,
+    name: &str,
+    role: Role,
+    now: i64,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query("insert into users (name, role, created_at) values ($1, $2, $3) on conflict (name) do nothing")
+        .bind(name)
+        .bind(role.as_str())
+        .bind(now)
+        .execute(pool)
+        .await?;
+    sqlx::query_scalar("select id from users where name = $1")
+        .bind(name)
+        .fetch_one(pool)
+        .await
+}

@@ -45,18 +45,30 @@ impl Conv {
             Dims::Three => cin * 3 * k * k,
         };
         let bound = 1.0 / (fan_in as f64).sqrt();
-        let init = candle_nn::Init::Uniform { lo: -bound * 3f64.sqrt(), up: bound * 3f64.sqrt() };
+        let init = candle_nn::Init::Uniform {
+            lo: -bound * 3f64.sqrt(),
+            up: bound * 3f64.sqrt(),
+        };
         let weight = match dims {
             Dims::Two => vb.get_with_hints((cout, cin, k, k), "weight", init)?,
             Dims::Three => vb.get_with_hints((cout, cin, 3, k, k), "weight", init)?,
         };
         let bias = if bias {
-            let b = candle_nn::Init::Uniform { lo: -bound, up: bound };
+            let b = candle_nn::Init::Uniform {
+                lo: -bound,
+                up: bound,
+            };
             Some(vb.get_with_hints(cout, "bias", b)?)
         } else {
             None
         };
-        Ok(Self { weight, bias, dims, padding: k / 2, stride })
+        Ok(Self {
+            weight,
+            bias,
+            dims,
+            padding: k / 2,
+            stride,
+        })
     }
 }
 
@@ -70,7 +82,13 @@ impl Module for Conv {
                 let mut sum: Option<Tensor> = None;
                 for t in 0..3 {
                     let kernel = self.weight.narrow(2, t, 1)?.squeeze(2)?.contiguous()?;
-                    let tap = padded.narrow(0, t, depth)?.conv2d(&kernel, self.padding, self.stride, 1, 1)?;
+                    let tap = padded.narrow(0, t, depth)?.conv2d(
+                        &kernel,
+                        self.padding,
+                        self.stride,
+                        1,
+                        1,
+                    )?;
                     sum = Some(match sum {
                         None => tap,
                         Some(s) => (s + tap)?,
@@ -88,7 +106,14 @@ impl Module for Conv {
 
 /// `nn.BatchNorm2d` (or `3d`): statistics over every axis but the channel one.
 pub fn batch_norm(vb: VarBuilder, channels: usize) -> Result<BatchNorm> {
-    candle_nn::batch_norm(channels, BatchNormConfig { momentum: 0.1, ..Default::default() }, vb)
+    candle_nn::batch_norm(
+        channels,
+        BatchNormConfig {
+            momentum: 0.1,
+            ..Default::default()
+        },
+        vb,
+    )
 }
 
 /// The residual block of the paper's U-Nets: two 3x3 convolutions with batch norm, and a
@@ -197,7 +222,12 @@ mod tests {
                 }
             }
         }
-        let got = y.get(z as usize)?.get(o)?.get(i as usize)?.get(j as usize)?.to_scalar::<f32>()?;
+        let got = y
+            .get(z as usize)?
+            .get(o)?
+            .get(i as usize)?
+            .get(j as usize)?
+            .to_scalar::<f32>()?;
         assert!((got - want).abs() < 1e-4, "{got} vs {want}");
         Ok(())
     }
@@ -215,7 +245,10 @@ mod tests {
             .sum::<f32>()
             / 3.0;
         assert!((got - want).abs() < 1e-5, "{got} vs {want}");
-        let big = bce_with_logits(&Tensor::new(&[200.0f32, -200.0], &dev)?, &Tensor::new(&[1.0f32, 0.0], &dev)?)?;
+        let big = bce_with_logits(
+            &Tensor::new(&[200.0f32, -200.0], &dev)?,
+            &Tensor::new(&[1.0f32, 0.0], &dev)?,
+        )?;
         assert!(big.to_scalar::<f32>()?.abs() < 1e-6);
         Ok(())
     }
@@ -225,7 +258,9 @@ mod tests {
         let dev = Device::Cpu;
         // One channel, 1x5 rows of 0..5: two bins are [0, 3) and [2, 5) in PyTorch.
         let x = Tensor::arange(0f32, 5.0, &dev)?.reshape((1, 1, 1, 5))?;
-        let pooled: Vec<f32> = adaptive_avg_pool(&x.repeat((1, 1, 2, 1))?, 2)?.flatten_all()?.to_vec1()?;
+        let pooled: Vec<f32> = adaptive_avg_pool(&x.repeat((1, 1, 2, 1))?, 2)?
+            .flatten_all()?
+            .to_vec1()?;
         assert_eq!(pooled, vec![1.0, 3.0, 1.0, 3.0]);
         Ok(())
     }

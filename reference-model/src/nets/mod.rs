@@ -61,19 +61,31 @@ pub enum Net {
 pub struct Outputs {
     /// Lesion (or lung) logits `[n, 1, h, w]`, for networks with a segmentation head.
     pub segmentation: Option<Tensor>,
-    /// COVID-19 logit `[1]` of the whole input, for networks with a classifier.
-    pub classification: Option<Tensor>,
+    /// Per-slice features `[n, f]` for networks with a classifier: max-pool them over all of
+    /// a study's slices and give them to [`Net::classify`].
+    pub features: Option<Tensor>,
 }
 
 impl Net {
     /// Builds `arch`, loading its parameters from `vb` (or creating them, for training).
     pub fn new(arch: &Arch, vb: VarBuilder) -> Result<Self> {
         Ok(match arch {
-            Arch::Unet { dims, width, levels } => Self::Seg(unet::SegNet::new(vb, *dims, *width, *levels)?),
-            Arch::Resnet { width, blocks } => Self::Resnet(resnet::ResNet::new(vb, *width, blocks)?),
-            Arch::Multitask { width, levels, pyramid, hidden } => {
-                Self::Multitask(multitask::Multitask::new(vb, *width, *levels, pyramid, *hidden)?)
+            Arch::Unet {
+                dims,
+                width,
+                levels,
+            } => Self::Seg(unet::SegNet::new(vb, *dims, *width, *levels)?),
+            Arch::Resnet { width, blocks } => {
+                Self::Resnet(resnet::ResNet::new(vb, *width, blocks)?)
             }
+            Arch::Multitask {
+                width,
+                levels,
+                pyramid,
+                hidden,
+            } => Self::Multitask(multitask::Multitask::new(
+                vb, *width, *levels, pyramid, *hidden,
+            )?),
         })
     }
 
@@ -89,13 +101,42 @@ impl Net {
     /// Runs the network on `[n, 1, h, w]`.
     pub fn forward_t(&self, x: &Tensor, train: bool) -> Result<Outputs> {
         Ok(match self {
-            Self::Seg(n) => Outputs { segmentation: Some(n.forward_t(x, train)?), classification: None },
-            Self::Resnet(n) => Outputs { segmentation: None, classification: Some(n.forward_t(x, train)?) },
+            Self::Seg(n) => Outputs {
+                segmentation: Some(n.forward_t(x, train)?),
+                features: None,
+            },
+            Self::Resnet(n) => Outputs {
+                segmentation: None,
+                features: Some(n.slice_features(x, train)?),
+            },
             Self::Multitask(n) => {
                 let out = n.forward_t(x, train)?;
-                Outputs { segmentation: Some(out.segmentation), classification: Some(out.classification) }
+                Outputs {
+                    segmentation: Some(out.segmentation),
+                    features: Some(out.features),
+                }
             }
         })
+    }
+
+    /// The COVID-19 logit `[1]` from slice features max-pooled over a study, `[1, f]`;
+    /// `None` for networks without a classifier.
+    pub fn classify(&self, pooled: &Tensor) -> Result<Option<Tensor>> {
+        match self {
+            Self::Seg(_) => Ok(None),
+            Self::Resnet(n) => n.classify(pooled).map(Some),
+            Self::Multitask(n) => n.classify(pooled).map(Some),
+        }
+    }
+
+    /// Whether the network has a segmentation head.
+    pub fn segments(&self) -> bool {
+        !matches!(self, Self::Resnet(_))
+    }
+
+    /// Whether the network has a classifier.
+    pub fn classifies(&self) -> bool {
+        !matches!(self, Self::Seg(_))
     }
 }
 
@@ -107,18 +148,37 @@ mod tests {
 
     fn build(arch: &Arch) -> Result<(VarMap, Net)> {
         let map = VarMap::new();
-        let net = Net::new(arch, VarBuilder::from_varmap(&map, DType::F32, &Device::Cpu))?;
+        let net = Net::new(
+            arch,
+            VarBuilder::from_varmap(&map, DType::F32, &Device::Cpu),
+        )?;
         Ok((map, net))
     }
 
     #[test]
     fn parameter_names_follow_pytorch_state_dicts() -> Result<()> {
-        let (map, _) = build(&Arch::Resnet { width: 4, blocks: vec![3, 4, 6, 3] })?;
-        let names: std::collections::BTreeSet<String> = map.data().lock().expect("lock").keys().cloned().collect();
-        for name in ["conv1.weight", "bn1.running_var", "layer1.0.downsample.0.weight", "layer4.2.bn3.bias", "fc.weight", "fc.bias"] {
+        let (map, _) = build(&Arch::Resnet {
+            width: 4,
+            blocks: vec![3, 4, 6, 3],
+        })?;
+        let names: std::collections::BTreeSet<String> =
+            map.data().lock().expect("lock").keys().cloned().collect();
+        for name in [
+            "conv1.weight",
+            "bn1.running_var",
+            "layer1.0.downsample.0.weight",
+            "layer4.2.bn3.bias",
+            "fc.weight",
+            "fc.bias",
+        ] {
             assert!(names.contains(name), "missing {name}");
         }
-        let convs = names.iter().filter(|n| n.ends_with(".weight") && (n.contains("conv") || n.ends_with("downsample.0.weight"))).count();
+        let convs = names
+            .iter()
+            .filter(|n| {
+                n.ends_with(".weight") && (n.contains("conv") || n.ends_with("downsample.0.weight"))
+            })
+            .count();
         assert_eq!(convs, 53, "ResNet50 has 53 convolutions");
         Ok(())
     }
@@ -127,18 +187,38 @@ mod tests {
     fn every_architecture_maps_slices_to_the_documented_shapes() -> Result<()> {
         let x = Tensor::randn(0f32, 1.0, (3, 1, 32, 48), &Device::Cpu)?;
         for arch in [
-            Arch::Unet { dims: Dims::Two, width: 4, levels: 3 },
-            Arch::Unet { dims: Dims::Three, width: 4, levels: 3 },
-            Arch::Resnet { width: 4, blocks: vec![1, 1, 1, 1] },
-            Arch::Multitask { width: 4, levels: 3, pyramid: vec![1, 2, 4], hidden: 8 },
+            Arch::Unet {
+                dims: Dims::Two,
+                width: 4,
+                levels: 3,
+            },
+            Arch::Unet {
+                dims: Dims::Three,
+                width: 4,
+                levels: 3,
+            },
+            Arch::Resnet {
+                width: 4,
+                blocks: vec![1, 1, 1, 1],
+            },
+            Arch::Multitask {
+                width: 4,
+                levels: 3,
+                pyramid: vec![1, 2, 4],
+                hidden: 8,
+            },
         ] {
             let (_, net) = build(&arch)?;
             let out = net.forward_t(&x, true)?;
             if let Some(seg) = out.segmentation {
                 assert_eq!(seg.dims(), &[3, 1, 32, 48], "{arch:?}");
             }
-            if let Some(cls) = out.classification {
-                assert_eq!(cls.dims(), &[1], "{arch:?}");
+            if let Some(features) = out.features {
+                assert_eq!(features.dim(0)?, 3, "{arch:?}");
+                let logit = net
+                    .classify(&features.max_keepdim(0)?)?
+                    .expect("a classifier");
+                assert_eq!(logit.dims(), &[1], "{arch:?}");
             }
         }
         Ok(())

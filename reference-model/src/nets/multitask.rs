@@ -11,8 +11,8 @@ use candle_nn::{Linear, VarBuilder};
 ///
 /// The classification head pools the backbone's feature map of every slice into a pyramid
 /// of `bins x bins` averages (adaptive average pooling, written with narrow and mean), takes
-/// the maximum of each pyramid feature over slices (so a lesion on any slice counts), and
-/// maps the vector through two fully connected layers to one logit.
+/// the maximum of each pyramid feature over slices (so a lesion on any slice counts; the
+/// caller pools, so that a long study can go through in chunks), and maps the vector through two fully connected layers to one logit.
 #[derive(Clone, Debug)]
 pub struct Multitask {
     backbone: UNet,
@@ -27,14 +27,21 @@ pub struct Multitask {
 pub struct MultitaskOutput {
     /// Lesion logits `[n, 1, h, w]`.
     pub segmentation: Tensor,
-    /// COVID-19 logit `[1]`.
-    pub classification: Tensor,
+    /// Pyramid features of every slice `[n, features]`, to be max-pooled over the study's
+    /// slices and given to [`Multitask::classify`].
+    pub features: Tensor,
 }
 
 impl Multitask {
     /// A network of backbone width `width`, `levels` levels, pooling pyramid `pyramid` and
     /// `hidden` units between the two fully connected layers.
-    pub fn new(vb: VarBuilder, width: usize, levels: usize, pyramid: &[usize], hidden: usize) -> Result<Self> {
+    pub fn new(
+        vb: VarBuilder,
+        width: usize,
+        levels: usize,
+        pyramid: &[usize],
+        hidden: usize,
+    ) -> Result<Self> {
         let features = width * pyramid.iter().map(|b| b * b).sum::<usize>();
         Ok(Self {
             backbone: UNet::new(vb.pp("backbone"), Dims::Two, 1, width, levels)?,
@@ -54,11 +61,21 @@ impl Multitask {
     pub fn forward_t(&self, x: &Tensor, train: bool) -> Result<MultitaskOutput> {
         let features = self.backbone.forward_t(x, train)?;
         let segmentation = self.seg_head.forward_t(&features, train)?;
-        let pooled: Vec<Tensor> =
-            self.pyramid.iter().map(|&b| adaptive_avg_pool(&features, b)).collect::<Result<_>>()?;
-        let study = Tensor::cat(&pooled, 1)?.max_keepdim(0)?; // [1, features]
-        let hidden = self.fc1.forward(&study)?.relu()?;
-        let classification = self.fc2.forward(&hidden)?.flatten_all()?;
-        Ok(MultitaskOutput { segmentation, classification })
+        let pooled: Vec<Tensor> = self
+            .pyramid
+            .iter()
+            .map(|&b| adaptive_avg_pool(&features, b))
+            .collect::<Result<_>>()?;
+        Ok(MultitaskOutput {
+            segmentation,
+            features: Tensor::cat(&pooled, 1)?,
+        })
+    }
+
+    /// The study's COVID-19 logit `[1]` from its slices' features max-pooled over slices.
+    pub fn classify(&self, pooled: &Tensor) -> Result<Tensor> {
+        self.fc2
+            .forward(&self.fc1.forward(pooled)?.relu()?)?
+            .flatten_all()
     }
 }

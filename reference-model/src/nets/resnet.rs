@@ -22,7 +22,13 @@ impl Bottleneck {
         let out = planes * 4;
         let downsample = if stride != 1 || cin != out {
             Some((
-                Conv::new(vb.pp("downsample.0"), Dims::Two, (cin, out, 1), stride, false)?,
+                Conv::new(
+                    vb.pp("downsample.0"),
+                    Dims::Two,
+                    (cin, out, 1),
+                    stride,
+                    false,
+                )?,
                 batch_norm(vb.pp("downsample.1"), out)?,
             ))
         } else {
@@ -31,7 +37,13 @@ impl Bottleneck {
         Ok(Self {
             conv1: Conv::new(vb.pp("conv1"), Dims::Two, (cin, planes, 1), 1, false)?,
             bn1: batch_norm(vb.pp("bn1"), planes)?,
-            conv2: Conv::new(vb.pp("conv2"), Dims::Two, (planes, planes, 3), stride, false)?,
+            conv2: Conv::new(
+                vb.pp("conv2"),
+                Dims::Two,
+                (planes, planes, 3),
+                stride,
+                false,
+            )?,
             bn2: batch_norm(vb.pp("bn2"), planes)?,
             conv3: Conv::new(vb.pp("conv3"), Dims::Two, (planes, out, 1), 1, false)?,
             bn3: batch_norm(vb.pp("bn3"), out)?,
@@ -41,7 +53,10 @@ impl Bottleneck {
 
     fn forward_t(&self, x: &Tensor, train: bool) -> Result<Tensor> {
         let y = self.bn1.forward_t(&self.conv1.forward(x)?, train)?.relu()?;
-        let y = self.bn2.forward_t(&self.conv2.forward(&y)?, train)?.relu()?;
+        let y = self
+            .bn2
+            .forward_t(&self.conv2.forward(&y)?, train)?
+            .relu()?;
         let y = self.bn3.forward_t(&self.conv3.forward(&y)?, train)?;
         let skip = match &self.downsample {
             None => x.clone(),
@@ -75,7 +90,12 @@ impl ResNet {
             let mut layer = Vec::with_capacity(n);
             for b in 0..n {
                 let stride = if i > 0 && b == 0 { 2 } else { 1 };
-                layer.push(Bottleneck::new(vb.pp(format!("layer{}.{b}", i + 1)), cin, planes, stride)?);
+                layer.push(Bottleneck::new(
+                    vb.pp(format!("layer{}.{b}", i + 1)),
+                    cin,
+                    planes,
+                    stride,
+                )?);
                 cin = planes * 4;
             }
             layers.push(layer);
@@ -88,16 +108,23 @@ impl ResNet {
         })
     }
 
-    /// The study's logit `[1]` from its slices `[n, 1, h, w]`.
-    pub fn forward_t(&self, x: &Tensor, train: bool) -> Result<Tensor> {
-        let mut y = self.bn1.forward_t(&self.conv1.forward(x)?, train)?.relu()?.max_pool2d(2)?;
+    /// One feature vector per slice, `[n, c]`, from slices `[n, 1, h, w]`.
+    pub fn slice_features(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+        let mut y = self
+            .bn1
+            .forward_t(&self.conv1.forward(x)?, train)?
+            .relu()?
+            .max_pool2d(2)?;
         for layer in &self.layers {
             for block in layer {
                 y = block.forward_t(&y, train)?;
             }
         }
-        let per_slice = y.mean(D::Minus1)?.mean(D::Minus1)?; // [n, c]
-        let study = per_slice.max_keepdim(0)?; // [1, c]
-        self.fc.forward(&study)?.flatten_all()
+        y.mean(D::Minus1)?.mean(D::Minus1)
+    }
+
+    /// The study's logit `[1]` from its slices' features max-pooled over slices, `[1, c]`.
+    pub fn classify(&self, pooled: &Tensor) -> Result<Tensor> {
+        self.fc.forward(pooled)?.flatten_all()
     }
 }

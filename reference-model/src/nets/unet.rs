@@ -17,16 +17,32 @@ pub struct UNet {
 
 impl UNet {
     /// A U-Net of `levels` levels taking `cin` channels.
-    pub fn new(vb: VarBuilder, dims: Dims, cin: usize, width: usize, levels: usize) -> Result<Self> {
+    pub fn new(
+        vb: VarBuilder,
+        dims: Dims,
+        cin: usize,
+        width: usize,
+        levels: usize,
+    ) -> Result<Self> {
         let ch = |l: usize| width << l;
         let mut enc = Vec::with_capacity(levels);
         for l in 0..levels {
             let input = if l == 0 { cin } else { ch(l - 1) };
-            enc.push(ResBlock::new(vb.pp(format!("enc.{l}")), dims, input, ch(l))?);
+            enc.push(ResBlock::new(
+                vb.pp(format!("enc.{l}")),
+                dims,
+                input,
+                ch(l),
+            )?);
         }
         let mut dec = Vec::with_capacity(levels.saturating_sub(1));
         for l in 0..levels.saturating_sub(1) {
-            dec.push(ResBlock::new(vb.pp(format!("dec.{l}")), dims, ch(l + 1) + ch(l), ch(l))?);
+            dec.push(ResBlock::new(
+                vb.pp(format!("dec.{l}")),
+                dims,
+                ch(l + 1) + ch(l),
+                ch(l),
+            )?);
         }
         Ok(Self { enc, dec })
     }
@@ -100,6 +116,7 @@ impl SegNet {
 
     /// Logits `[n, 1, h, w]`.
     pub fn forward_t(&self, x: &Tensor, train: bool) -> Result<Tensor> {
-        self.head.forward_t(&self.backbone.forward_t(x, train)?, train)
+        self.head
+            .forward_t(&self.backbone.forward_t(x, train)?, train)
     }
 }

@@ -6,6 +6,7 @@
 mod account;
 mod board;
 mod info;
+mod models;
 mod organizer;
 pub mod plot;
 mod submit;
@@ -51,6 +52,17 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/my", get(submit::mine))
         .route("/organizer", get(organizer::list))
         .route("/organizer/rescore-all", post(organizer::rescore_all))
+        .route(
+            "/organizer/reference-baselines",
+            post(organizer::rerun_baselines),
+        )
+        .route("/organizer/reference/{model}", get(organizer::projections))
+        .route(
+            "/organizer/reference/{model}/{file}",
+            get(organizer::projection_png),
+        )
+        .route("/models", get(models::index))
+        .route("/models/{name}", get(models::card))
         .route("/organizer/submissions/{id}/{action}", post(organizer::act))
         .route("/testset/images.zip", get(testset::images_zip))
 }

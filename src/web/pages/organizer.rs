@@ -1,19 +1,22 @@
 //! Organizer pages: every submission with its status; rescore one or all, hide or
-//! disqualify an entry, flag baselines.
+//! disqualify an entry, flag baselines; rerun the reference models and look at their
+//! coronal projections (which show per-study findings, so organizers only).
 
+use askama::Template;
 use axum::Form;
 use axum::extract::{Path, State};
-use axum::response::{Html, Redirect};
+use axum::http::header;
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::submit::{ListPage, ListRow};
 use super::{Nav, PageError, render};
-use crate::clock;
 use crate::db::users::User;
 use crate::db::{jobs, submissions};
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::web::session::{CsrfToken, PageUser};
+use crate::{baselines, clock};
 
 fn organizer(user: &User) -> Result<(), AppError> {
     if user.is_organizer() {
@@ -45,8 +48,113 @@ pub(super) async fn list(
         quota_line: format!("{queued} queued, {running} being scored."),
         organizer: true,
         rows: rows.into_iter().map(ListRow::from).collect(),
+        reference: Some(reference_status(&state)),
     })
     .map_err(wrap)
+}
+
+fn reference_status(state: &AppState) -> (String, bool, Vec<String>) {
+    let p = state
+        .baselines
+        .lock()
+        .map(|p| p.clone())
+        .unwrap_or_default();
+    let status = if p.message.is_empty() {
+        "No run since the service started.".to_owned()
+    } else if p.running {
+        format!("Running: {}.", p.message)
+    } else {
+        format!("Last run: {}.", p.message)
+    };
+    (status, p.running, baselines::models())
+}
+
+pub(super) async fn rerun_baselines(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    csrf: CsrfToken,
+    Form(form): Form<CsrfForm>,
+) -> Result<Redirect, PageError> {
+    let nav = Nav::new(Some(&user), &csrf.0);
+    let wrap = |e: AppError| PageError::new(e, nav.clone());
+    organizer(&user).map_err(wrap)?;
+    csrf.verify(form.csrf.as_deref()).map_err(wrap)?;
+    if baselines::spawn(&state) {
+        tracing::info!(organizer = user.name, "rerunning the reference baselines");
+    }
+    Ok(Redirect::to("/organizer"))
+}
+
+#[derive(Template)]
+#[template(path = "projections.html")]
+struct ProjectionsPage {
+    nav: Nav,
+    model: String,
+    studies: Vec<String>,
+}
+
+fn known_model(model: &str) -> Result<(), AppError> {
+    if baselines::models().iter().any(|m| m == model) {
+        Ok(())
+    } else {
+        Err(AppError::NotFound(format!("no reference model {model:?}")))
+    }
+}
+
+pub(super) async fn projections(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    CsrfToken(csrf): CsrfToken,
+    Path(model): Path<String>,
+) -> Result<Html<String>, PageError> {
+    let nav = Nav::new(Some(&user), &csrf);
+    let wrap = |e: AppError| PageError::new(e, nav.clone());
+    organizer(&user).map_err(wrap)?;
+    known_model(&model).map_err(wrap)?;
+    let dir = baselines::projections_dir(state.config.data_dir(), &model);
+    let mut studies: Vec<String> = std::fs::read_dir(&dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| {
+                    e.ok()?
+                        .file_name()
+                        .to_str()?
+                        .strip_suffix(".png")
+                        .map(str::to_owned)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    studies.sort();
+    render(&ProjectionsPage {
+        nav: nav.clone(),
+        model,
+        studies,
+    })
+    .map_err(wrap)
+}
+
+pub(super) async fn projection_png(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Path((model, file)): Path<(String, String)>,
+) -> Result<Response, AppError> {
+    organizer(&user)?;
+    known_model(&model)?;
+    let study = file.strip_suffix(".png").filter(|s| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    });
+    let Some(study) = study else {
+        return Err(AppError::NotFound(format!("no projection {file:?}")));
+    };
+    let path =
+        baselines::projections_dir(state.config.data_dir(), &model).join(format!("{study}.png"));
+    let bytes = tokio::fs::read(&path)
+        .await
+        .map_err(|_| AppError::NotFound(format!("no projection {file:?}")))?;
+    Ok(([(header::CONTENT_TYPE, "image/png")], bytes).into_response())
 }
 
 #[derive(Debug, Deserialize)]

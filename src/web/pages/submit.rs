@@ -315,6 +315,8 @@ pub(super) struct ListPage {
     pub(super) quota_line: String,
     pub(super) organizer: bool,
     pub(super) rows: Vec<ListRow>,
+    /// Organizers: what the reference-baseline run is doing, and the models' names.
+    pub(super) reference: Option<(String, bool, Vec<String>)>,
 }
 
 pub(super) async fn mine(
@@ -330,5 +332,6 @@ pub(super) async fn mine(
         quota_line: quota_line(&quota),
         organizer: false,
         rows: rows.into_iter().map(ListRow::from).collect(),
+        reference: None,
     })
 }

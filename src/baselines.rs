@@ -1,0 +1,190 @@
+//! The reference models' entries on the board: run every reference model on the configured
+//! test images in the background and enter the results as flagged baselines of the user
+//! `reference-models`, scored by the ordinary queue.
+//!
+//! The demo computes them on its first start; organizers rerun them from their page; the
+//! same can be done from any machine with `triageboard reference baselines` over the API.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context;
+use reference_model::predict::{Output, PredictOptions, predict};
+use reference_model::zoo;
+use sha2::{Digest, Sha256};
+
+use crate::accounts::hex;
+use crate::clock;
+use crate::db::jobs;
+use crate::db::submissions::{self, NewSubmission};
+use crate::db::users::{self, Role};
+use crate::state::AppState;
+
+/// The user the baselines are entered as.
+pub const REFERENCE_USER: &str = "reference-models";
+
+/// What the background run is doing, shown on the organizer page.
+#[derive(Clone, Debug, Default)]
+pub struct Progress {
+    /// Whether a run is going on.
+    pub running: bool,
+    /// One line about the current or last run.
+    pub message: String,
+}
+
+/// Shared progress of the background run.
+pub type Tracker = Arc<Mutex<Progress>>;
+
+fn set(tracker: &Tracker, running: bool, message: String) {
+    if let Ok(mut p) = tracker.lock() {
+        p.running = running;
+        p.message = message;
+    }
+}
+
+/// The models entered as baselines: every model but the lungs (a stage of the others).
+pub fn models() -> Vec<String> {
+    zoo::NAMES[1..].iter().map(|s| (*s).to_owned()).collect()
+}
+
+/// Starts a background run unless one is going on; false if one is.
+pub fn spawn(state: &AppState) -> bool {
+    {
+        let Ok(mut p) = state.baselines.lock() else {
+            return false;
+        };
+        if p.running {
+            return false;
+        }
+        p.running = true;
+        p.message = "starting".to_owned();
+    }
+    let state = state.clone();
+    tokio::spawn(async move {
+        match run(&state).await {
+            Ok(ids) => set(
+                &state.baselines,
+                false,
+                format!(
+                    "entered {} baselines (submissions {ids:?}); they are being scored",
+                    ids.len()
+                ),
+            ),
+            Err(err) => {
+                tracing::error!(error = format!("{err:#}"), "the reference baselines failed");
+                set(&state.baselines, false, format!("failed: {err:#}"));
+            }
+        }
+    });
+    true
+}
+
+/// On a board without any baseline, starts computing them (the demo's first start), if
+/// the weights are there.
+pub async fn populate_if_empty(state: &AppState) -> anyhow::Result<()> {
+    if submissions::count_baselines(state.db.pool()).await? > 0 {
+        return Ok(());
+    }
+    let weights = &state.config.reference_weights;
+    if !weights.join("lungs.safetensors").is_file() {
+        tracing::warn!(weights = %weights.display(), "no reference weights: the board starts without baselines");
+        return Ok(());
+    }
+    tracing::info!("computing the reference baselines in the background");
+    spawn(state);
+    Ok(())
+}
+
+/// Runs every model and enters each result; returns the new submission ids.
+pub async fn run(state: &AppState) -> anyhow::Result<Vec<i64>> {
+    let user_id = users::ensure_user(
+        state.db.pool(),
+        REFERENCE_USER,
+        Role::Organizer,
+        clock::now_ms(),
+    )
+    .await?;
+    let models = models();
+    set(
+        &state.baselines,
+        true,
+        format!("running {} models on the test images", models.len()),
+    );
+    let stamp = clock::now_ms();
+    let mut outputs = Vec::with_capacity(models.len());
+    for model in &models {
+        let ext = if zoo::config(model)?.task == zoo::Task::Classifier {
+            "csv"
+        } else {
+            "zip"
+        };
+        outputs.push(Output {
+            model: model.clone(),
+            out: state
+                .config
+                .submissions_dir()
+                .join(format!("reference-{model}-{stamp}.{ext}")),
+            projections: Some(projections_dir(state.config.data_dir(), model)),
+        });
+    }
+    let options = PredictOptions {
+        images: state.config.images_dir(),
+        weights: state.config.reference_weights.clone(),
+        outputs: outputs.clone(),
+    };
+    let tracker = state.baselines.clone();
+    tokio::task::spawn_blocking(move || {
+        predict(
+            &options,
+            reference_model::Device::Cpu,
+            &mut |done, total| {
+                set(
+                    &tracker,
+                    true,
+                    format!("{done} of {total} test studies done"),
+                );
+            },
+        )
+    })
+    .await
+    .context("the reference task failed")?
+    .context("running the reference models")?;
+    let mut ids = Vec::with_capacity(models.len());
+    for output in &outputs {
+        let config = zoo::config(&output.model)?;
+        let bytes = tokio::fs::read(&output.out).await?;
+        let file_name = output
+            .out
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let new = NewSubmission {
+            user_id,
+            stored_path: format!("submissions/{file_name}"),
+            file_name,
+            size_bytes: i64::try_from(bytes.len()).unwrap_or(i64::MAX),
+            sha256: hex(&Sha256::digest(&bytes)),
+            method: format!("{} (reference)", config.title),
+            description: format!(
+                "Reference model `{}` of the paper's pipeline, trained on the synthetic train split; model card: /models/{}",
+                output.model, output.model
+            ),
+            paper_url: None,
+            code_url: None,
+            created_at: clock::now_ms(),
+        };
+        let mut tx = state.db.pool().begin().await?;
+        let id = submissions::insert_submission(&mut *tx, &new).await?;
+        submissions::set_baseline(&mut *tx, id, true).await?;
+        jobs::enqueue(&mut *tx, id, new.created_at).await?;
+        tx.commit().await?;
+        state.jobs_ready.notify_one();
+        ids.push(id);
+    }
+    Ok(ids)
+}
+
+/// Where a model's coronal projections go (organizers only).
+pub fn projections_dir(data_dir: &Path, model: &str) -> PathBuf {
+    data_dir.join("reference").join(model).join("projections")
+}
