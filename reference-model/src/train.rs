@@ -104,8 +104,9 @@ pub struct TrainPaths {
     pub weights: PathBuf,
 }
 
-/// Fills every convolution and linear layer with PyTorch's default uniform initialisation
-/// drawn from `seed` (batch-norm parameters keep their constants).
+/// Fills every convolution and linear layer from `seed`: weights LeCun uniform
+/// (±√(3 / fan_in), √3 times PyTorch's default bound), biases ±1/√fan_in as PyTorch;
+/// batch-norm parameters keep their constants.
 fn initialise(map: &VarMap, seed: u64) -> Result<()> {
     let data = map
         .data()
@@ -493,7 +494,7 @@ pub fn train(
         record.steps += 1;
         b.set_position(record.steps as u64);
         b.set_message(format!("loss {:.4}", loss_sum / loss_n as f64));
-        if record.steps % recipe.val_every == 0 || record.steps == recipe.steps {
+        if record.steps.is_multiple_of(recipe.val_every) || record.steps == recipe.steps {
             b.set_message("validating");
             let val = validate(config, &net, &val_pool, device)?;
             let score = val.selection(config.task);

@@ -32,7 +32,8 @@ pub struct Conv {
 }
 
 impl Conv {
-    /// Loads or creates (Kaiming-uniform, as PyTorch) a `k`x`k` convolution.
+    /// Loads or creates a `k`x`k` convolution (created weights: LeCun uniform, ±√(3 / fan_in);
+    /// training re-draws them from its seed, see `train::initialise`).
     pub fn new(
         vb: VarBuilder,
         dims: Dims,

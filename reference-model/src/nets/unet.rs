@@ -74,7 +74,8 @@ impl UNet {
 }
 
 /// The segmentation head: one residual block and a 1x1 convolution to one logit per voxel
-/// (`{prefix}.block`, `{prefix}.conv`).
+/// (`{prefix}.block`, `{prefix}.conv`). The 1x1 convolution is 2D (`[1, width, 1, 1]`) in the
+/// 3D U-Net too: on `[depth, c, h, w]` it is the same map as a 1x1x1 `nn.Conv3d`.
 #[derive(Clone, Debug)]
 pub struct SegHead {
     block: ResBlock,

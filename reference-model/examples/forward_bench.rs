@@ -1,0 +1,226 @@
+//! Times Candle's CPU forward pass of one reference architecture, for comparison with
+//! PyTorch's on the same weights and input (`reference-model/bench/forward.sh` runs both).
+//!
+//! ```text
+//! forward_bench <unet|resnet|multitask> --out OUT.safetensors
+//!               (--weights W.safetensors | --save-weights W.safetensors)
+//!               [--slices 32] [--size 96] [--warmup 2] [--reps 10] [--seed 2020]
+//! ```
+//!
+//! The network has the widths of `reference_model::zoo::config(name)`. Its parameters are
+//! either loaded from `--weights` (every parameter must be in the file), or drawn from
+//! `--seed` and written to `--save-weights` so that PyTorch can load the very same ones.
+//! The input is `[slices, 1, size, size]` with element `i` (row-major) equal to
+//! `((i * 7919) mod 1000) / 1000`.
+//!
+//! Prints one JSON object (median, minimum and every timed forward in milliseconds) and
+//! writes to `--out` the input (`input`), the segmentation probabilities (`segmentation`,
+//! the sigmoid of the logits), the slice features (`features`) and the study probability
+//! (`probability`, the sigmoid of `classify` of the features max-pooled over slices), each
+//! where the architecture has it.
+
+use anyhow::{Context, Result, bail};
+use candle_core::{DType, Device, Tensor};
+use candle_nn::{VarBuilder, VarMap};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use reference_model::nets::Net;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// Where the parameters come from.
+enum Weights {
+    Load(PathBuf),
+    SaveRandom(PathBuf),
+}
+
+/// The command line.
+struct Args {
+    name: String,
+    out: PathBuf,
+    weights: Weights,
+    slices: usize,
+    size: usize,
+    warmup: usize,
+    reps: usize,
+    seed: u64,
+}
+
+const USAGE: &str = "usage: forward_bench <unet|resnet|multitask> --out OUT.safetensors \
+                     (--weights W.safetensors | --save-weights W.safetensors) \
+                     [--slices 32] [--size 96] [--warmup 2] [--reps 10] [--seed 2020]";
+
+fn parse_args() -> Result<Args> {
+    let mut it = std::env::args().skip(1);
+    let name = it.next().context(USAGE)?;
+    let (mut out, mut load, mut save) = (None, None, None);
+    let (mut slices, mut size, mut warmup, mut reps, mut seed) = (32, 96, 2, 10, 2020);
+    while let Some(flag) = it.next() {
+        let value = it
+            .next()
+            .with_context(|| format!("{flag} needs a value; {USAGE}"))?;
+        let number = || {
+            value
+                .parse::<usize>()
+                .with_context(|| format!("{flag} {value:?} is not a count"))
+        };
+        match flag.as_str() {
+            "--out" => out = Some(PathBuf::from(&value)),
+            "--weights" => load = Some(PathBuf::from(&value)),
+            "--save-weights" => save = Some(PathBuf::from(&value)),
+            "--slices" => slices = number()?,
+            "--size" => size = number()?,
+            "--warmup" => warmup = number()?,
+            "--reps" => reps = number()?,
+            "--seed" => seed = number()? as u64,
+            other => bail!("unknown flag {other:?}; {USAGE}"),
+        }
+    }
+    let weights = match (load, save) {
+        (Some(path), None) => Weights::Load(path),
+        (None, Some(path)) => Weights::SaveRandom(path),
+        _ => bail!("give exactly one of --weights and --save-weights; {USAGE}"),
+    };
+    if reps == 0 {
+        bail!("--reps must be at least 1");
+    }
+    Ok(Args {
+        name,
+        out: out.context(USAGE)?,
+        weights,
+        slices,
+        size,
+        warmup,
+        reps,
+        seed,
+    })
+}
+
+/// Draws every parameter from `seed`: convolutions and linear layers with PyTorch's default
+/// uniform bounds, and batch norm away from its identity constants (scale, shift and
+/// running statistics all random), so that a mistake in the inference-mode batch norm of
+/// either implementation cannot hide behind `weight = 1, bias = 0, mean = 0, var = 1`.
+fn randomise(map: &VarMap, seed: u64) -> Result<()> {
+    let data = map
+        .data()
+        .lock()
+        .map_err(|_| anyhow::anyhow!("parameter map poisoned"))?;
+    let mut names: Vec<&String> = data.keys().collect();
+    names.sort();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    for name in names {
+        let var = &data[name];
+        let (base, leaf) = name.rsplit_once('.').unwrap_or(("", name));
+        let weight = data
+            .get(&format!("{base}.weight"))
+            .filter(|w| w.rank() >= 2);
+        let (lo, hi) = match (leaf, weight) {
+            ("weight", Some(w)) | ("bias", Some(w)) => {
+                let fan_in: usize = w.dims()[1..].iter().product();
+                let bound = if leaf == "bias" { 1.0 } else { 3f64.sqrt() } / (fan_in as f64).sqrt();
+                (-bound, bound)
+            }
+            ("weight", None) | ("running_var", _) => (0.5, 1.5),
+            ("bias", None) | ("running_mean", _) => (-0.1, 0.1),
+            _ => bail!("parameter {name} is neither a layer's nor a batch norm's"),
+        };
+        let values: Vec<f32> = (0..var.elem_count())
+            .map(|_| rng.random_range(lo..hi) as f32)
+            .collect();
+        var.set(&Tensor::from_vec(values, var.shape(), var.device())?)?;
+    }
+    Ok(())
+}
+
+/// The benchmark input `[n, 1, size, size]`.
+fn input(n: usize, size: usize, device: &Device) -> Result<Tensor> {
+    let values: Vec<f32> = (0..n * size * size)
+        .map(|i| ((i as u64 * 7919) % 1000) as f32 / 1000.0)
+        .collect();
+    Ok(Tensor::from_vec(values, (n, 1, size, size), device)?)
+}
+
+fn main() -> Result<()> {
+    let args = parse_args()?;
+    let device = Device::Cpu;
+    let config = reference_model::zoo::config(&args.name)?;
+    let arch = config
+        .arch
+        .with_context(|| format!("{} has no network", args.name))?;
+    let mut map = VarMap::new();
+    let net = Net::new(&arch, VarBuilder::from_varmap(&map, DType::F32, &device))?;
+    let source = match &args.weights {
+        Weights::Load(path) => {
+            map.load(path)
+                .with_context(|| format!("loading {}", path.display()))?;
+            path.display().to_string()
+        }
+        Weights::SaveRandom(path) => {
+            randomise(&map, args.seed)?;
+            map.save(path)
+                .with_context(|| format!("writing {}", path.display()))?;
+            format!("random (seed {})", args.seed)
+        }
+    };
+    if !args.size.is_multiple_of(net.multiple()) {
+        bail!(
+            "--size {} is not a multiple of {}",
+            args.size,
+            net.multiple()
+        );
+    }
+    let x = input(args.slices, args.size, &device)?;
+
+    for _ in 0..args.warmup {
+        net.forward_t(&x, false)?;
+    }
+    let mut ms = Vec::with_capacity(args.reps);
+    for _ in 0..args.reps {
+        let start = Instant::now();
+        // Candle's CPU backend is eager: the outputs are computed when forward_t returns.
+        let out = net.forward_t(&x, false)?;
+        ms.push(start.elapsed().as_secs_f64() * 1e3);
+        drop(out);
+    }
+    let mut sorted = ms.clone();
+    sorted.sort_by(f64::total_cmp);
+    let mid = sorted.len() / 2;
+    let median = if sorted.len().is_multiple_of(2) {
+        (sorted[mid - 1] + sorted[mid]) / 2.0
+    } else {
+        sorted[mid]
+    };
+
+    let out = net.forward_t(&x, false)?;
+    let mut tensors = HashMap::from([("input".to_owned(), x.clone())]);
+    if let Some(seg) = &out.segmentation {
+        tensors.insert("segmentation".to_owned(), candle_nn::ops::sigmoid(seg)?);
+    }
+    if let Some(features) = &out.features {
+        let logit = net
+            .classify(&features.max_keepdim(0)?)?
+            .context("a network with features classifies")?;
+        tensors.insert("probability".to_owned(), candle_nn::ops::sigmoid(&logit)?);
+        tensors.insert("features".to_owned(), features.clone());
+    }
+    candle_core::safetensors::save(&tensors, &args.out)
+        .with_context(|| format!("writing {}", args.out.display()))?;
+
+    let report = serde_json::json!({
+        "arch": args.name,
+        "arch_config": arch,
+        "impl": "candle",
+        "threads": candle_core::utils::get_num_threads(),
+        "avx": candle_core::utils::with_avx(),
+        "input": [args.slices, 1, args.size, args.size],
+        "weights": source,
+        "warmup": args.warmup,
+        "reps": args.reps,
+        "median_ms": median,
+        "min_ms": sorted[0],
+        "all_ms": ms,
+    });
+    println!("{report}");
+    Ok(())
+}

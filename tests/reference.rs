@@ -1,0 +1,212 @@
+//! The reference pipeline end to end: training writes weights, a record and a card and
+//! resumes; the shipped models write valid submissions; the service enters them as
+//! flagged baselines with public model cards and organizer-only projections.
+
+mod helpers;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use helpers::{Backend, spawn_app, testset};
+use reference_model::predict::{Output, PredictOptions, predict};
+use reference_model::train::{TrainPaths, train};
+use reference_model::{Device, zoo};
+use serde_json::Value;
+use triageboard::dataset::{Synth, synthesize};
+
+const WEIGHTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/reference-model/weights");
+
+fn split(dir: &Path, split: phantom::Split, count: usize) {
+    let options = Synth {
+        split,
+        count: Some(count),
+        force: true,
+        ..Synth::default()
+    };
+    synthesize(dir, &options, &|_, _| {}).expect("a synthetic split");
+}
+
+#[test]
+fn training_writes_weights_a_record_and_a_card_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    split(&dir.path().join("train"), phantom::Split::Train, 6);
+    split(&dir.path().join("val"), phantom::Split::Val, 4);
+    let paths = TrainPaths {
+        train: dir.path().join("train"),
+        val: dir.path().join("val"),
+        weights: dir.path().join("weights"),
+    };
+    let mut config = zoo::config("unet").unwrap();
+    let recipe = config.recipe.as_mut().unwrap();
+    (recipe.steps, recipe.slices, recipe.val_every) = (2, 2, 1);
+    let record = train(&config, &paths, &Device::Cpu, false).unwrap();
+    assert_eq!(record.steps, 2);
+    assert_eq!(record.history.len(), 2);
+    assert_eq!(
+        record.train.studies, record.train.covid,
+        "the 2D U-Net learns from COVID-19 studies only"
+    );
+    assert!(record.train.covid > 0);
+    assert!(
+        record
+            .history
+            .iter()
+            .all(|h| h.loss.is_finite() && h.loss > 0.0)
+    );
+    assert!(record.best.dice.is_some(), "{:?}", record.best);
+    for file in ["unet.safetensors", "unet.json", "unet.md"] {
+        assert!(paths.weights.join(file).is_file(), "{file}");
+    }
+    let card = std::fs::read_to_string(paths.weights.join("unet.md")).unwrap();
+    assert!(card.contains("# Model card: 2D U-Net"), "{card}");
+    assert!(card.contains("never read"), "{card}");
+    assert!(
+        !paths.weights.join("unet.ckpt.safetensors").exists(),
+        "a finished run leaves no checkpoint"
+    );
+
+    // An interrupted run (a checkpoint at step 2 of 3) resumes where it stopped.
+    let recipe = config.recipe.as_mut().unwrap();
+    (recipe.steps, recipe.val_every) = (3, 2);
+    std::fs::copy(
+        paths.weights.join("unet.safetensors"),
+        paths.weights.join("unet.ckpt.safetensors"),
+    )
+    .unwrap();
+    std::fs::write(
+        paths.weights.join("unet.ckpt.json"),
+        serde_json::to_string(&record).unwrap(),
+    )
+    .unwrap();
+    let resumed = train(&config, &paths, &Device::Cpu, true).unwrap();
+    assert_eq!(resumed.steps, 3);
+    assert_eq!(
+        resumed.history.len(),
+        3,
+        "two checkpoints before, one more after resuming"
+    );
+}
+
+#[test]
+fn an_unknown_model_or_device_gets_a_clear_error() {
+    let err = zoo::config("resnet18").unwrap_err().to_string();
+    assert!(
+        err.contains("expected one of lungs, threshold, unet"),
+        "{err}"
+    );
+    let err = reference_model::device::parse("gpu")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("expected cpu, cuda or cuda:N"), "{err}");
+    if !cfg!(feature = "cuda") {
+        let err = reference_model::device::parse("cuda:0")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("built without CUDA"), "{err}");
+    }
+}
+
+#[test]
+fn the_shipped_models_write_submissions_the_scorer_accepts() {
+    let dir = tempfile::tempdir().unwrap();
+    let outputs: Vec<Output> = zoo::NAMES[1..]
+        .iter()
+        .map(|m| {
+            let ext = if zoo::config(m).unwrap().task == zoo::Task::Classifier {
+                "csv"
+            } else {
+                "zip"
+            };
+            Output {
+                model: (*m).to_owned(),
+                out: dir.path().join(format!("{m}.{ext}")),
+                projections: Some(dir.path().join(m)),
+            }
+        })
+        .collect();
+    let options = PredictOptions {
+        images: testset().join("images"),
+        weights: WEIGHTS.into(),
+        outputs: outputs.clone(),
+    };
+    let mut ticks = 0;
+    let report = predict(&options, Device::Cpu, &mut |_, _| ticks += 1).unwrap();
+    assert_eq!((report.studies, ticks), (12, 12));
+    let annotations = scorer::Annotations::load(&testset().join("annotations")).unwrap();
+    for output in &outputs {
+        let scores = scorer::score(&annotations, &output.out, &())
+            .unwrap_or_else(|e| panic!("{}: {e:#}", output.model))
+            .scores;
+        assert_eq!(scores.n_studies, 12);
+        assert!(scores.auc_vs_all.value.is_some(), "{}", output.model);
+        if output.model == "resnet" {
+            assert!(
+                scores.dice.value.is_none(),
+                "a table-only submission has no Dice"
+            );
+        } else {
+            let dice = scores.dice.value.unwrap_or(0.0);
+            assert!(dice > 0.05, "{}: Dice {dice}", output.model);
+        }
+        let png = std::fs::read(dir.path().join(&output.model).join("study_0001.png")).unwrap();
+        assert_eq!(&png[1..4], b"PNG");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_baselines_enter_the_board_flagged_with_their_cards() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let ids = triageboard::baselines::run(&app.state).await.unwrap();
+    assert_eq!(ids.len(), 6);
+    let started = Instant::now();
+    let rows = loop {
+        let (status, body) = app.get_json("/api/v1/leaderboard", None).await;
+        assert_eq!(status, 200);
+        let rows: Vec<Value> = body["rows"].as_array().cloned().unwrap_or_default();
+        if rows.len() == 6 {
+            break rows;
+        }
+        assert!(started.elapsed() < Duration::from_secs(120), "{body}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(rows.iter().all(|r| r["baseline"] == true), "{rows:?}");
+    assert!(
+        rows.iter().any(|r| r["method"] == "Multitask (reference)"),
+        "{rows:?}"
+    );
+    let card = app
+        .client
+        .get(app.url("/models/multitask"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(card.status(), 200);
+    let html = card.text().await.unwrap();
+    assert!(html.contains("<h1>Model card: Multitask"), "{html}");
+    assert!(html.contains("<table>"), "the card's tables are rendered");
+    let index = app
+        .client
+        .get(app.url("/models"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(index.contains("/models/unet3d"), "{index}");
+    // Projections show per-study findings: not for participants or visitors.
+    let anonymous = app
+        .client
+        .get(app.url("/organizer/reference/unet/study_0001.png"))
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(anonymous.status(), 200);
+    let page = app
+        .client
+        .get(app.url("/organizer/reference/unet"))
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(page.status(), 200);
+}
