@@ -7,7 +7,7 @@ mod helpers;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use helpers::{Backend, spawn_app, testset};
+use helpers::{Backend, spawn_app_with};
 use reference_model::predict::{Output, PredictOptions, predict};
 use reference_model::train::{TrainPaths, train};
 use reference_model::{Device, zoo};
@@ -125,19 +125,19 @@ fn the_shipped_models_write_submissions_the_scorer_accepts() {
         })
         .collect();
     let options = PredictOptions {
-        images: testset().join("images"),
+        images: small_testset().join("images"),
         weights: WEIGHTS.into(),
         outputs: outputs.clone(),
     };
     let mut ticks = 0;
     let report = predict(&options, Device::Cpu, &mut |_, _| ticks += 1).unwrap();
-    assert_eq!((report.studies, ticks), (12, 12));
-    let annotations = scorer::Annotations::load(&testset().join("annotations")).unwrap();
+    assert_eq!((report.studies, ticks), (6, 6));
+    let annotations = scorer::Annotations::load(&small_testset().join("annotations")).unwrap();
     for output in &outputs {
         let scores = scorer::score(&annotations, &output.out, &())
             .unwrap_or_else(|e| panic!("{}: {e:#}", output.model))
             .scores;
-        assert_eq!(scores.n_studies, 12);
+        assert_eq!(scores.n_studies, 6);
         assert!(scores.auc_vs_all.value.is_some(), "{}", output.model);
         if output.model == "resnet" {
             assert!(
@@ -155,7 +155,11 @@ fn the_shipped_models_write_submissions_the_scorer_accepts() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_baselines_enter_the_board_flagged_with_their_cards() {
-    let app = spawn_app(Backend::Sqlite).await;
+    let app = spawn_app_with(Backend::Sqlite, |config| {
+        config.annotations = Some(small_testset().join("annotations"));
+        config.images = Some(small_testset().join("images"));
+    })
+    .await;
     let ids = triageboard::baselines::run(&app.state).await.unwrap();
     assert_eq!(ids.len(), 6);
     let started = Instant::now();

@@ -5,8 +5,10 @@ use crate::prep::Stack;
 use anyhow::Result;
 use candle_core::{D, Device, Tensor};
 
-/// Slices per forward pass of a 2D network.
+/// Slices per forward pass of a 2D network on the CPU (more only costs memory there).
 pub const BATCH: usize = 16;
+/// Slices per forward pass on a GPU, which needs large batches to be busy.
+pub const GPU_BATCH: usize = 128;
 /// Slices per chunk of a 3D network, and the context added on each side of a chunk.
 pub const CHUNK_3D: (usize, usize) = (32, 8);
 
@@ -31,7 +33,7 @@ pub fn slices_tensor(stack: &Stack, z0: usize, z1: usize, device: &Device) -> Re
 }
 
 /// Runs `net` (`dims` as configured) on `input` (already padded to the net's multiple),
-/// `BATCH` slices (or 3D chunks with context) at a time.
+/// [`BATCH`] slices ([`GPU_BATCH`] on a GPU), or 3D chunks with context, at a time.
 pub fn run_net(net: &Net, dims: Dims, input: &Stack, device: &Device) -> Result<NetRun> {
     let plane = input.nx * input.ny;
     let mut probs = net
@@ -39,7 +41,8 @@ pub fn run_net(net: &Net, dims: Dims, input: &Stack, device: &Device) -> Result<
         .then(|| Stack::zeros(input.nx, input.ny, input.nz));
     let mut pooled: Option<Tensor> = None;
     let (step, ctx) = match dims {
-        Dims::Two => (BATCH, 0),
+        Dims::Two if device.is_cpu() => (BATCH, 0),
+        Dims::Two => (GPU_BATCH, 0),
         Dims::Three => CHUNK_3D,
     };
     let mut z = 0;

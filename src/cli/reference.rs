@@ -64,6 +64,9 @@ pub struct PredictArgs {
     /// Also write each study's coronal projection PNG into this folder.
     #[arg(long)]
     projections: Option<PathBuf>,
+    /// Write the per-study stage times (seconds) to this JSON file.
+    #[arg(long)]
+    times: Option<PathBuf>,
     /// `cpu`, `cuda` or `cuda:N`.
     #[arg(long, default_value = "cpu")]
     device: String,
@@ -133,6 +136,10 @@ fn predict(args: &PredictArgs) -> Result<()> {
     }];
     let report = run_models(&args.images, &args.weights, outputs, &args.device)?;
     summarise(&args.model, &report.times[0]);
+    if let Some(path) = &args.times {
+        std::fs::write(path, serde_json::to_string_pretty(&report.times[0])?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
     eprintln!("wrote {} ({} studies)", args.out.display(), report.studies);
     Ok(())
 }

@@ -106,15 +106,55 @@ impl Module for Conv {
 }
 
 /// `nn.BatchNorm2d` (or `3d`): statistics over every axis but the channel one.
-pub fn batch_norm(vb: VarBuilder, channels: usize) -> Result<BatchNorm> {
-    candle_nn::batch_norm(
-        channels,
-        BatchNormConfig {
-            momentum: 0.1,
-            ..Default::default()
-        },
-        vb,
-    )
+pub fn batch_norm(vb: VarBuilder, channels: usize) -> Result<Norm> {
+    let config = BatchNormConfig {
+        momentum: 0.1,
+        ..Default::default()
+    };
+    candle_nn::batch_norm(channels, config, vb).map(Norm::Batch)
+}
+
+/// A batch norm, or nothing once it has been folded into the convolution before it.
+#[derive(Clone, Debug)]
+pub enum Norm {
+    /// Still a separate layer.
+    Batch(BatchNorm),
+    /// Folded away (inference only).
+    Folded,
+}
+
+impl Norm {
+    /// The layer's output.
+    pub fn forward_t(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+        match self {
+            Self::Batch(bn) => bn.forward_t(x, train),
+            Self::Folded => Ok(x.clone()),
+        }
+    }
+}
+
+/// Folds an inference-mode batch norm into the convolution before it:
+/// `w' = w s`, `b' = (b - mean) s + beta` with `s = gamma / sqrt(var + eps)` per output
+/// channel. The output is the same up to rounding, with four fewer passes over the feature
+/// map. Never used in training, where batch statistics change.
+pub fn fold(conv: &mut Conv, norm: &mut Norm) -> Result<()> {
+    let Norm::Batch(bn) = norm else { return Ok(()) };
+    let scale = (bn.running_var() + bn.eps())?.sqrt()?.recip()?;
+    let (gamma, beta) = match bn.weight_and_bias() {
+        Some((g, b)) => (g.clone(), b.clone()),
+        None => (scale.ones_like()?, scale.zeros_like()?),
+    };
+    let scale = (scale * gamma)?;
+    let mut shape = vec![1usize; conv.weight.rank()];
+    shape[0] = scale.dim(0)?;
+    conv.weight = conv.weight.broadcast_mul(&scale.reshape(shape)?)?;
+    let bias = match &conv.bias {
+        Some(b) => b.clone(),
+        None => scale.zeros_like()?,
+    };
+    conv.bias = Some(((bias - bn.running_mean())? * scale)?.add(&beta)?);
+    *norm = Norm::Folded;
+    Ok(())
 }
 
 /// The residual block of the paper's U-Nets: two 3x3 convolutions with batch norm, and a
@@ -122,10 +162,10 @@ pub fn batch_norm(vb: VarBuilder, channels: usize) -> Result<BatchNorm> {
 #[derive(Clone, Debug)]
 pub struct ResBlock {
     conv1: Conv,
-    bn1: BatchNorm,
+    bn1: Norm,
     conv2: Conv,
-    bn2: BatchNorm,
-    shortcut: Option<(Conv, BatchNorm)>,
+    bn2: Norm,
+    shortcut: Option<(Conv, Norm)>,
 }
 
 impl ResBlock {
@@ -146,6 +186,16 @@ impl ResBlock {
             bn2: batch_norm(vb.pp("bn2"), cout)?,
             shortcut,
         })
+    }
+
+    /// Folds the batch norms into the convolutions (inference only).
+    pub fn fold(&mut self) -> Result<()> {
+        fold(&mut self.conv1, &mut self.bn1)?;
+        fold(&mut self.conv2, &mut self.bn2)?;
+        if let Some((conv, bn)) = self.shortcut.as_mut() {
+            fold(conv, bn)?;
+        }
+        Ok(())
     }
 
     /// The block's output; `train` selects batch statistics (and updates the running ones).

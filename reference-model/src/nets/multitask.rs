@@ -52,6 +52,12 @@ impl Multitask {
         })
     }
 
+    /// Folds every batch norm (inference only).
+    pub fn fold(&mut self) -> Result<()> {
+        self.backbone.fold()?;
+        self.seg_head.fold()
+    }
+
     /// How much height and width must be divisible by.
     pub fn multiple(&self) -> usize {
         self.backbone.multiple()

@@ -1,20 +1,20 @@
 //! The slice-wise ResNet classifier of the paper (sec. 4.4), with torchvision's parameter
 //! names, one input channel and a configurable width.
 
-use super::blocks::{Conv, Dims, batch_norm};
-use candle_core::{D, Module, ModuleT, Result, Tensor};
-use candle_nn::{BatchNorm, Linear, VarBuilder};
+use super::blocks::{Conv, Dims, Norm, batch_norm, fold};
+use candle_core::{D, Module, Result, Tensor};
+use candle_nn::{Linear, VarBuilder};
 
 /// torchvision's `Bottleneck` (v1.5: the stride sits on the 3x3 convolution).
 #[derive(Clone, Debug)]
 struct Bottleneck {
     conv1: Conv,
-    bn1: BatchNorm,
+    bn1: Norm,
     conv2: Conv,
-    bn2: BatchNorm,
+    bn2: Norm,
     conv3: Conv,
-    bn3: BatchNorm,
-    downsample: Option<(Conv, BatchNorm)>,
+    bn3: Norm,
+    downsample: Option<(Conv, Norm)>,
 }
 
 impl Bottleneck {
@@ -51,6 +51,16 @@ impl Bottleneck {
         })
     }
 
+    fn fold(&mut self) -> Result<()> {
+        fold(&mut self.conv1, &mut self.bn1)?;
+        fold(&mut self.conv2, &mut self.bn2)?;
+        fold(&mut self.conv3, &mut self.bn3)?;
+        if let Some((conv, bn)) = self.downsample.as_mut() {
+            fold(conv, bn)?;
+        }
+        Ok(())
+    }
+
     fn forward_t(&self, x: &Tensor, train: bool) -> Result<Tensor> {
         let y = self.bn1.forward_t(&self.conv1.forward(x)?, train)?.relu()?;
         let y = self
@@ -75,7 +85,7 @@ impl Bottleneck {
 #[derive(Clone, Debug)]
 pub struct ResNet {
     conv1: Conv,
-    bn1: BatchNorm,
+    bn1: Norm,
     layers: Vec<Vec<Bottleneck>>,
     fc: Linear,
 }
@@ -106,6 +116,15 @@ impl ResNet {
             layers,
             fc: candle_nn::linear(cin, 1, vb.pp("fc"))?,
         })
+    }
+
+    /// Folds every batch norm into its convolution (inference only).
+    pub fn fold(&mut self) -> Result<()> {
+        fold(&mut self.conv1, &mut self.bn1)?;
+        self.layers
+            .iter_mut()
+            .flatten()
+            .try_for_each(Bottleneck::fold)
     }
 
     /// One feature vector per slice, `[n, c]`, from slices `[n, 1, h, w]`.

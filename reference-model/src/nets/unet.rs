@@ -52,6 +52,14 @@ impl UNet {
         1 << (self.enc.len() - 1)
     }
 
+    /// Folds every batch norm into its convolution (inference only).
+    pub fn fold(&mut self) -> Result<()> {
+        self.enc
+            .iter_mut()
+            .chain(self.dec.iter_mut())
+            .try_for_each(ResBlock::fold)
+    }
+
     /// Feature map `[n, width, h, w]` of an input `[n, cin, h, w]`.
     pub fn forward_t(&self, x: &Tensor, train: bool) -> Result<Tensor> {
         let mut skips = Vec::with_capacity(self.enc.len());
@@ -91,6 +99,11 @@ impl SegHead {
         })
     }
 
+    /// Folds the block's batch norms (inference only).
+    pub fn fold(&mut self) -> Result<()> {
+        self.block.fold()
+    }
+
     /// Logits `[n, 1, h, w]`.
     pub fn forward_t(&self, features: &Tensor, train: bool) -> Result<Tensor> {
         self.conv.forward(&self.block.forward_t(features, train)?)
@@ -113,6 +126,12 @@ impl SegNet {
             backbone: UNet::new(vb.pp("backbone"), dims, 1, width, levels)?,
             head: SegHead::new(vb.pp("head"), dims, width)?,
         })
+    }
+
+    /// Folds every batch norm (inference only).
+    pub fn fold(&mut self) -> Result<()> {
+        self.backbone.fold()?;
+        self.head.fold()
     }
 
     /// Logits `[n, 1, h, w]`.
