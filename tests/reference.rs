@@ -26,6 +26,18 @@ fn split(dir: &Path, split: phantom::Split, count: usize) {
     synthesize(dir, &options, &|_, _| {}).expect("a synthetic split");
 }
 
+/// A 6-study test set (2 COVID-19), generated once per test binary: every model on every
+/// study takes seconds per study on the CPU.
+fn small_testset() -> &'static Path {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        split(dir.path(), phantom::Split::Test, 6);
+        dir
+    })
+    .path()
+}
+
 #[test]
 fn training_writes_weights_a_record_and_a_card_and_resumes() {
     let dir = tempfile::tempdir().unwrap();

@@ -352,6 +352,15 @@ pub async fn set_hidden<'e, E: Executor<'e, Database = Any>>(
     Ok(done.rows_affected() == 1)
 }
 
+/// Submissions flagged as baselines (hidden or not, in any state).
+pub async fn count_baselines<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("select count(*) from submissions where baseline = 1")
+        .fetch_one(executor)
+        .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::Status;
@@ -363,13 +372,4 @@ mod tests {
         }
         assert_eq!(Status::parse("done"), None);
     }
-}
-
-/// Submissions flagged as baselines (hidden or not, in any state).
-pub async fn count_baselines<'e, E: Executor<'e, Database = Any>>(
-    executor: E,
-) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("select count(*) from submissions where baseline = 1")
-        .fetch_one(executor)
-        .await
 }

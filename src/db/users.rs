@@ -134,6 +134,25 @@ pub fn valid_user_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
 }
 
+/// The id of user `name`, created with `role` (and no password) if missing.
+pub async fn ensure_user(
+    pool: &sqlx::AnyPool,
+    name: &str,
+    role: Role,
+    now: i64,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query("insert into users (name, role, created_at) values ($1, $2, $3) on conflict (name) do nothing")
+        .bind(name)
+        .bind(role.as_str())
+        .bind(now)
+        .execute(pool)
+        .await?;
+    sqlx::query_scalar("select id from users where name = $1")
+        .bind(name)
+        .fetch_one(pool)
+        .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::{Role, valid_user_name};
@@ -154,23 +173,4 @@ mod tests {
         assert_eq!(Role::parse("organizer"), Role::Organizer);
         assert_eq!(Role::parse("admin"), Role::Participant);
     }
-}
-
-/// The id of user `name`, created with `role` (and no password) if missing.
-pub async fn ensure_user(
-    pool: &sqlx::AnyPool,
-    name: &str,
-    role: Role,
-    now: i64,
-) -> Result<i64, sqlx::Error> {
-    sqlx::query("insert into users (name, role, created_at) values ($1, $2, $3) on conflict (name) do nothing")
-        .bind(name)
-        .bind(role.as_str())
-        .bind(now)
-        .execute(pool)
-        .await?;
-    sqlx::query_scalar("select id from users where name = $1")
-        .bind(name)
-        .fetch_one(pool)
-        .await
 }
