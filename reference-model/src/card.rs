@@ -1,6 +1,6 @@
 //! Model cards, written from the training record so that they can only say what happened.
 
-use crate::nets::Arch;
+use crate::nets::{Arch, Dims};
 use crate::zoo::{Shipped, TrainOn};
 use std::fmt::Write;
 
@@ -23,9 +23,13 @@ pub fn render(s: &Shipped) -> String {
                 dims,
                 width,
                 levels,
-            } => format!(
-                "residual U-Net ({dims:?}D... {levels} levels, width {width} doubling per level)"
-            ),
+            } => {
+                let d = match dims {
+                    Dims::Two => "2D",
+                    Dims::Three => "3D",
+                };
+                format!("residual U-Net ({d}, {levels} levels, width {width} doubling per level)")
+            }
             Arch::Resnet { width, blocks } => format!(
                 "ResNet with bottleneck blocks {blocks:?} (ResNet-50 layout) at base width {width} (torchvision: 64)"
             ),
@@ -41,8 +45,7 @@ pub fn render(s: &Shipped) -> String {
         let _ = writeln!(
             out,
             "## Architecture\n\n{}. Weights: `{}.safetensors`, PyTorch `state_dict` names.\n",
-            what.replace("TwoD...", "2D,").replace("ThreeD...", "3D,"),
-            c.name
+            what, c.name
         );
     }
     if let (Some(r), Some(rec)) = (&c.recipe, &s.record) {
