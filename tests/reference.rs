@@ -190,6 +190,12 @@ async fn the_baselines_enter_the_board_flagged_with_their_cards() {
         rows.iter().any(|r| r["method"] == "Multitask (reference)"),
         "{rows:?}"
     );
+    let board = app.client.get(app.url("/")).send().await.unwrap();
+    let board = board.text().await.unwrap();
+    assert!(
+        board.contains("href=\"/models/multitask\""),
+        "the board links the cards"
+    );
     let card = app
         .client
         .get(app.url("/models/multitask"))

@@ -102,8 +102,21 @@ struct Row {
     method: String,
     participant: String,
     baseline: bool,
+    /// The model card of a reference baseline.
+    card: Option<String>,
     tied: bool,
     cells: Vec<Cell>,
+}
+
+/// The reference model behind a baseline entered by [`crate::baselines`], if it is one.
+fn reference_model_of(participant: &str, method: &str) -> Option<String> {
+    if participant != crate::baselines::REFERENCE_USER {
+        return None;
+    }
+    reference_model::zoo::NAMES.iter().find_map(|&name| {
+        let title = reference_model::zoo::config(name).ok()?.title;
+        (method == format!("{title} (reference)")).then(|| name.to_owned())
+    })
 }
 
 struct PaperRow {
@@ -163,6 +176,7 @@ pub(super) async fn show(
             method: row.method.clone(),
             participant: row.participant.clone(),
             baseline: row.baseline,
+            card: reference_model_of(&row.participant, &row.method),
             tied: row.tied_with_leader == Some(true),
             cells: cells(&row.scores),
         })
