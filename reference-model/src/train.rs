@@ -184,7 +184,16 @@ fn draw(config: &ModelConfig, pool: &[&Sample], multiple: usize, step: usize) ->
     let recipe = config.recipe.as_ref().expect("a trainable model");
     let mut rng =
         ChaCha8Rng::seed_from_u64(recipe.seed ^ (step as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-    let s = pool[rng.random_range(0..pool.len())];
+    // A lesion model that also sees other studies (U-Net+) draws half of its steps from
+    // COVID-19 studies: drawn uniformly, two thirds of its steps would show no lesion at all
+    // and the network settles on predicting none (measured: Dice 0 on val after 80 steps).
+    let covid: Vec<&Sample> = pool.iter().copied().filter(|s| s.covid()).collect();
+    let balanced = config.task == Task::Lesions && !covid.is_empty() && covid.len() < pool.len();
+    let s = if balanced && rng.random_bool(0.5) {
+        covid[rng.random_range(0..covid.len())]
+    } else {
+        pool[rng.random_range(0..pool.len())]
+    };
     let n = recipe.slices;
     let (bbox, ks): (Bbox, Vec<usize>) = match (config.task, &config.arch) {
         (Task::Lungs, _) => {
