@@ -232,3 +232,64 @@ async fn the_baselines_enter_the_board_flagged_with_their_cards() {
         .unwrap();
     assert_ne!(page.status(), 200);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_baselines_command_enters_them_over_the_api_with_an_organizer_token() {
+    let app = spawn_app_with(Backend::Sqlite, |config| {
+        config.annotations = Some(small_testset().join("annotations"));
+        config.images = Some(small_testset().join("images"));
+    })
+    .await;
+    let out = tempfile::tempdir().unwrap();
+    let run = |token: String| {
+        let (address, images, out) = (
+            app.address.clone(),
+            small_testset().join("images"),
+            out.path().to_owned(),
+        );
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_triageboard"))
+                .args([
+                    "reference",
+                    "baselines",
+                    "--server",
+                    &address,
+                    "--token",
+                    &token,
+                ])
+                .arg("--images")
+                .arg(images)
+                .arg("--weights")
+                .arg(WEIGHTS)
+                .arg("--out")
+                .arg(out)
+                .output()
+                .unwrap()
+        })
+    };
+    // A participant's token is refused before any inference, with the reason.
+    let participant = app.participant("mallory").await;
+    let refused = run(participant).await.unwrap();
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("\"mallory\", who is not an organizer"),
+        "{stderr}"
+    );
+
+    let done = run(app.organizer_token.clone()).await.unwrap();
+    let stderr = String::from_utf8_lossy(&done.stderr);
+    assert!(done.status.success(), "{stderr}");
+    assert_eq!(
+        stderr.matches("flagged as a baseline").count(),
+        6,
+        "{stderr}"
+    );
+    let (_, body) = app
+        .get_json("/api/v1/submissions", Some(&app.organizer_token))
+        .await;
+    let flagged = body
+        .as_array()
+        .map_or(0, |a| a.iter().filter(|s| s["baseline"] == true).count());
+    assert_eq!(flagged, 6, "{body}");
+}

@@ -334,12 +334,31 @@ fn outputs_for(models: &[String], dir: &Path) -> Result<Vec<Output>> {
 fn baselines(args: &BaselinesArgs) -> Result<()> {
     let models: Vec<String> = zoo::NAMES[1..].iter().map(|s| (*s).to_owned()).collect();
     let outputs = outputs_for(&models, &args.out)?;
+    let runtime = super::serve::runtime()?;
+    let server = args.server.trim_end_matches('/');
+    let client = reqwest::Client::builder()
+        .user_agent(concat!("triageboard-reference/", env!("CARGO_PKG_VERSION")))
+        .build()?;
+    // Before minutes of inference: is the server there, and is the token an organizer's?
+    runtime.block_on(async {
+        let me = client
+            .get(format!("{server}/api/v1/me"))
+            .bearer_auth(&args.token)
+            .send()
+            .await
+            .with_context(|| format!("cannot reach {server}"))?;
+        let status = me.status();
+        let body: serde_json::Value = me.json().await.unwrap_or_default();
+        if !status.is_success() {
+            anyhow::bail!("{server} refused the token ({status}): {}", body["error"].as_str().unwrap_or("no reason given"));
+        }
+        if body["role"] != "organizer" {
+            anyhow::bail!("the token belongs to {}, who is not an organizer: baselines need an organizer's token", body["name"]);
+        }
+        Ok(())
+    })?;
     run_models(&args.images, &args.weights, outputs.clone(), &args.device)?;
-    super::serve::runtime()?.block_on(async {
-        let server = args.server.trim_end_matches('/');
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("triageboard-reference/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+    runtime.block_on(async {
         for output in &outputs {
             let title = zoo::config(&output.model)?.title;
             let bytes = tokio::fs::read(&output.out).await?;
