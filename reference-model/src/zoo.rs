@@ -156,7 +156,7 @@ pub fn config(name: &str) -> Result<ModelConfig> {
                 width: 8,
                 blocks: vec![3, 4, 6, 3],
             }),
-            Some(recipe(TrainOn::All, 200, 24, 1e-3, Optimizer::Adam)),
+            Some(recipe(TrainOn::All, 200, 24, 1e-4, Optimizer::Adam)),
         ),
         "multitask" => (
             "Multitask",
