@@ -167,7 +167,10 @@ pub fn config(name: &str) -> Result<ModelConfig> {
                 pyramid: vec![1, 2, 4],
                 hidden: 32,
             }),
-            Some(Recipe { val_every: 53, ..recipe(TrainOn::All, 106, 16, 1e-3, Optimizer::Adam) }),
+            Some(Recipe {
+                val_every: 53,
+                ..recipe(TrainOn::All, 106, 16, 1e-3, Optimizer::Adam)
+            }),
         ),
         other => bail!(
             "unknown reference model {other:?}: expected one of {}",
