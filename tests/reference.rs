@@ -216,21 +216,25 @@ async fn the_baselines_enter_the_board_flagged_with_their_cards() {
         .await
         .unwrap();
     assert!(index.contains("/models/unet3d"), "{index}");
-    // Projections show per-study findings: not for participants or visitors.
-    let anonymous = app
-        .client
-        .get(app.url("/organizer/reference/unet/study_0001.png"))
-        .send()
-        .await
+    // Projections show per-study findings: a visitor is sent to log in (the organizer-only
+    // guard they share with the other organizer pages is tested in tests/pages.rs).
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
         .unwrap();
-    assert_ne!(anonymous.status(), 200);
-    let page = app
-        .client
-        .get(app.url("/organizer/reference/unet"))
-        .send()
-        .await
-        .unwrap();
-    assert_ne!(page.status(), 200);
+    for path in [
+        "/organizer/reference/unet/study_0001.png",
+        "/organizer/reference/unet",
+    ] {
+        let anonymous = no_redirects.get(app.url(path)).send().await.unwrap();
+        assert!(
+            anonymous.status().is_redirection(),
+            "{path}: {}",
+            anonymous.status()
+        );
+        let location = anonymous.headers()["location"].to_str().unwrap().to_owned();
+        assert_eq!(location, "/login", "{path}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
