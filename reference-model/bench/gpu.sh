@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The reference pipeline on the GPU against the CPU, on realistic-profile studies, in one go
-# on the GPU machine (issue 5). Run from a folder holding `triageboard` (the CUDA build of
-# scripts/build-cuda.sh) and `weights/` (reference-model/weights):
+# on the GPU machine (issue 5). Run from a folder holding `triageboard` or `triageboard.xz`
+# (the CUDA build of scripts/build-cuda.sh, stripped: 69 MB, 11 MB as xz, so that it fits the
+# device's 64 MiB transfer) and `weights/` (reference-model/weights):
 #
 #   bash gpu.sh [STUDIES]        # default 2 realistic studies, generated on the spot
 #
@@ -12,6 +13,10 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 bin="${BIN:-$here/triageboard}"
+if [[ ! -x "$bin" && -f "$bin.xz" ]]; then
+    xz -dkc "$bin.xz" > /tmp/triageboard-cuda && chmod +x /tmp/triageboard-cuda
+    bin=/tmp/triageboard-cuda
+fi
 weights="${WEIGHTS:-$here/weights}"
 studies="${1:-2}"
 work="${WORK:-$(mktemp -d)}"
