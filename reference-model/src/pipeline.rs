@@ -47,10 +47,7 @@ impl Loaded {
     }
 
     fn dims(&self) -> Dims {
-        match &self.config.arch {
-            Some(Arch::Unet { dims, .. }) => *dims,
-            _ => Dims::Two,
-        }
+        self.config.arch.as_ref().map_or(Dims::Two, Arch::dims)
     }
 }
 
@@ -80,8 +77,8 @@ pub struct StudyResult {
     pub covid_probability: Option<f64>,
     /// Percentage of the more affected lung covered by lesions.
     pub affected_percent: f64,
-    /// The coronal projection PNG.
-    pub projection: Vec<u8>,
+    /// The coronal projection PNG, when asked for.
+    pub projection: Option<Vec<u8>>,
     /// Stage times.
     pub times: Times,
 }
@@ -144,7 +141,7 @@ impl Pipeline {
             if model == "lungs" {
                 bail!(
                     "lungs is the pipeline's first stage, not a lesion model: pick among {}",
-                    zoo::NAMES[1..].join(", ")
+                    zoo::baselines().join(", ")
                 );
             }
             let m = Loaded::load(weights, model, &device)?;
@@ -200,8 +197,15 @@ impl Pipeline {
         })
     }
 
-    /// Runs model number `index` on an image whose lung stage is done.
-    pub fn run(&self, index: usize, image: &Volume<i16>, lungs: &LungStage) -> Result<StudyResult> {
+    /// Runs model number `index` on an image whose lung stage is done, rendering the
+    /// coronal projection only when `with_projection` is set.
+    pub fn run(
+        &self,
+        index: usize,
+        image: &Volume<i16>,
+        lungs: &LungStage,
+        with_projection: bool,
+    ) -> Result<StudyResult> {
         let model = &self.models[index];
         let g = image.geometry().clone();
         let spacing = self.lungs.config.spacing_mm;
@@ -253,12 +257,16 @@ impl Pipeline {
             .zip(&lungs.labels)
             .for_each(|(m, &l)| *m &= u8::from(l != 0));
         let affected_percent = affected_percent(&lesions, &lungs.labels);
-        let projection = projection::render(
-            &lungs.work,
-            &lesion_work,
-            &lungs.probs,
-            g.spacing()[2] / spacing,
-        )?;
+        let projection = with_projection
+            .then(|| {
+                projection::render(
+                    &lungs.work,
+                    &lesion_work,
+                    &lungs.probs,
+                    g.spacing()[2] / spacing,
+                )
+            })
+            .transpose()?;
         let times = Times {
             lungs: lungs.seconds,
             lesions: t.elapsed().as_secs_f64(),

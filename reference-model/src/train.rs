@@ -285,10 +285,7 @@ pub fn validate(
     samples: &[Sample],
     device: &Device,
 ) -> Result<ValMetrics> {
-    let dims = match &config.arch {
-        Some(Arch::Unet { dims, .. }) => *dims,
-        _ => Dims::Two,
-    };
+    let dims = config.arch.as_ref().map_or(Dims::Two, Arch::dims);
     let mut m = ValMetrics::default();
     let (mut dices, mut lung_dices) = (Vec::new(), Vec::new());
     let (mut pos, mut neg, mut sev_true, mut sev_pred) =
@@ -381,7 +378,7 @@ pub fn load_split(dir: &Path, spacing: f64, what: &str) -> Result<Vec<Sample>> {
         labels.len() as u64,
         &format!("loading {what} {{bar:30}} {{pos}}/{{len}} studies"),
     );
-    let samples = data::load_samples(dir, spacing, &|| b.inc(1))?;
+    let samples = data::load_samples(dir, &labels, spacing, &|| b.inc(1))?;
     b.finish_and_clear();
     Ok(samples)
 }

@@ -45,6 +45,16 @@ pub enum Arch {
     },
 }
 
+impl Arch {
+    /// Whether the network convolves slices or volumes (only U-Nets come in 3D).
+    pub fn dims(&self) -> Dims {
+        match self {
+            Self::Unet { dims, .. } => *dims,
+            _ => Dims::Two,
+        }
+    }
+}
+
 /// A built network.
 #[derive(Clone, Debug)]
 pub enum Net {
