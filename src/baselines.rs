@@ -42,9 +42,9 @@ fn set(tracker: &Tracker, running: bool, message: String) {
     }
 }
 
-/// The models entered as baselines: every model but the lungs (a stage of the others).
+/// The models entered as baselines.
 pub fn models() -> Vec<String> {
-    zoo::NAMES[1..].iter().map(|s| (*s).to_owned()).collect()
+    zoo::baselines()
 }
 
 /// Starts a background run unless one is going on; false if one is.
@@ -113,11 +113,7 @@ pub async fn run(state: &AppState) -> anyhow::Result<Vec<i64>> {
     let stamp = clock::now_ms();
     let mut outputs = Vec::with_capacity(models.len());
     for model in &models {
-        let ext = if zoo::config(model)?.task == zoo::Task::Classifier {
-            "csv"
-        } else {
-            "zip"
-        };
+        let ext = zoo::config(model)?.task.submission_extension();
         outputs.push(Output {
             model: model.clone(),
             out: state

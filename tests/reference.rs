@@ -124,11 +124,7 @@ fn the_shipped_models_write_submissions_the_scorer_accepts() {
     let outputs: Vec<Output> = zoo::NAMES[1..]
         .iter()
         .map(|m| {
-            let ext = if zoo::config(m).unwrap().task == zoo::Task::Classifier {
-                "csv"
-            } else {
-                "zip"
-            };
+            let ext = zoo::config(m).unwrap().task.submission_extension();
             Output {
                 model: (*m).to_owned(),
                 out: dir.path().join(format!("{m}.{ext}")),

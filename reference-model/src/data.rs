@@ -190,10 +190,15 @@ pub fn load_sample(dir: &Path, id: &str, category: &str, spacing: f64) -> Result
     })
 }
 
-/// Loads every study of a data folder in parallel, calling `tick` after each.
-pub fn load_samples(dir: &Path, spacing: f64, tick: &(dyn Fn() + Sync)) -> Result<Vec<Sample>> {
+/// Loads the studies `labels` lists (id to category, from [`read_labels`]) of a data folder
+/// in parallel, calling `tick` after each.
+pub fn load_samples(
+    dir: &Path,
+    labels: &BTreeMap<String, String>,
+    spacing: f64,
+    tick: &(dyn Fn() + Sync),
+) -> Result<Vec<Sample>> {
     use rayon::prelude::*;
-    let labels = read_labels(&dir.join("annotations"))?;
     labels
         .par_iter()
         .map(|(id, category)| {

@@ -25,6 +25,18 @@ pub enum Task {
     Multitask,
 }
 
+impl Task {
+    /// The file a submission of this task is: a table alone for a classifier (it has no
+    /// masks), a zip of masks with the table otherwise.
+    pub fn submission_extension(self) -> &'static str {
+        if self == Self::Classifier {
+            "csv"
+        } else {
+            "zip"
+        }
+    }
+}
+
 /// Which training studies a model learns from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -98,6 +110,11 @@ pub const NAMES: [&str; 7] = [
     "resnet",
     "multitask",
 ];
+
+/// The models that make submissions (every one but the lungs, a stage of the others).
+pub fn baselines() -> Vec<String> {
+    NAMES[1..].iter().map(|s| (*s).to_owned()).collect()
+}
 
 /// The config of reference model `name`.
 pub fn config(name: &str) -> Result<ModelConfig> {

@@ -180,7 +180,7 @@ fn summarise(model: &str, times: &[Times]) {
 
 fn eval(args: &EvalArgs) -> Result<()> {
     let models: Vec<String> = if args.models.is_empty() {
-        zoo::NAMES[1..].iter().map(|s| (*s).to_owned()).collect()
+        zoo::baselines()
     } else {
         args.models.clone()
     };
@@ -317,11 +317,7 @@ fn outputs_for(models: &[String], dir: &Path) -> Result<Vec<Output>> {
     models
         .iter()
         .map(|model| {
-            let ext = if zoo::config(model)?.task == zoo::Task::Classifier {
-                "csv"
-            } else {
-                "zip"
-            };
+            let ext = zoo::config(model)?.task.submission_extension();
             Ok(Output {
                 model: model.clone(),
                 out: dir.join(format!("{model}.{ext}")),
@@ -332,7 +328,7 @@ fn outputs_for(models: &[String], dir: &Path) -> Result<Vec<Output>> {
 }
 
 fn baselines(args: &BaselinesArgs) -> Result<()> {
-    let models: Vec<String> = zoo::NAMES[1..].iter().map(|s| (*s).to_owned()).collect();
+    let models: Vec<String> = zoo::baselines();
     let outputs = outputs_for(&models, &args.out)?;
     let runtime = super::serve::runtime()?;
     let server = args.server.trim_end_matches('/');
