@@ -28,6 +28,16 @@ fn organizer(user: &User) -> Result<(), AppError> {
     }
 }
 
+/// Checks that an organizer sent a form with the session's CSRF token; returns the page
+/// navigation for errors shown after the check.
+fn organizer_form(user: &User, csrf: &CsrfToken, sent: Option<&str>) -> Result<Nav, PageError> {
+    let nav = Nav::new(Some(user), &csrf.0);
+    let wrap = |e: AppError| PageError::new(e, nav.clone());
+    organizer(user).map_err(wrap)?;
+    csrf.verify(sent).map_err(wrap)?;
+    Ok(nav)
+}
+
 pub(super) async fn list(
     State(state): State<AppState>,
     PageUser(user): PageUser,
@@ -75,10 +85,7 @@ pub(super) async fn rerun_baselines(
     csrf: CsrfToken,
     Form(form): Form<CsrfForm>,
 ) -> Result<Redirect, PageError> {
-    let nav = Nav::new(Some(&user), &csrf.0);
-    let wrap = |e: AppError| PageError::new(e, nav.clone());
-    organizer(&user).map_err(wrap)?;
-    csrf.verify(form.csrf.as_deref()).map_err(wrap)?;
+    organizer_form(&user, &csrf, form.csrf.as_deref())?;
     if baselines::spawn(&state) {
         tracing::info!(organizer = user.name, "rerunning the reference baselines");
     }
@@ -170,10 +177,8 @@ pub(super) async fn act(
     Path((id, action)): Path<(i64, String)>,
     Form(form): Form<ActionForm>,
 ) -> Result<Redirect, PageError> {
-    let nav = Nav::new(Some(&user), &csrf.0);
+    let nav = organizer_form(&user, &csrf, form.csrf.as_deref())?;
     let wrap = |e: AppError| PageError::new(e, nav.clone());
-    organizer(&user).map_err(wrap)?;
-    csrf.verify(form.csrf.as_deref()).map_err(wrap)?;
     let value = form.value.as_deref() == Some("true");
     let pool = state.db.pool();
     let found = match action.as_str() {
@@ -207,10 +212,8 @@ pub(super) async fn rescore_all(
     csrf: CsrfToken,
     Form(form): Form<CsrfForm>,
 ) -> Result<Redirect, PageError> {
-    let nav = Nav::new(Some(&user), &csrf.0);
+    let nav = organizer_form(&user, &csrf, form.csrf.as_deref())?;
     let wrap = |e: AppError| PageError::new(e, nav.clone());
-    organizer(&user).map_err(wrap)?;
-    csrf.verify(form.csrf.as_deref()).map_err(wrap)?;
     let queued = jobs::enqueue_all(state.db.pool(), clock::now_ms())
         .await
         .map_err(|e| wrap(e.into()))?;
