@@ -72,12 +72,12 @@ pub fn predict(
             .with_context(|| format!("{id}: the lung stage failed"))?;
         for (m, o) in opts.outputs.iter().enumerate() {
             let mut result = pipeline
-                .run(m, &image, &lungs)
+                .run(m, &image, &lungs, o.projections.is_some())
                 .with_context(|| format!("{id}: {} failed", o.model))?;
             let t = Instant::now();
             writers[m].add(id, &result)?;
-            if let Some(dir) = &o.projections {
-                std::fs::write(dir.join(format!("{id}.png")), &result.projection)?;
+            if let (Some(dir), Some(png)) = (&o.projections, &result.projection) {
+                std::fs::write(dir.join(format!("{id}.png")), png)?;
             }
             result.times.load = load;
             result.times.write = t.elapsed().as_secs_f64();
