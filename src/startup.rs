@@ -95,6 +95,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
             .with_context(|| format!("creating {}", dir.display()))?;
     }
     remove_stale_uploads(&config.incoming_dir()).await;
+    let key = crate::service_key::load_or_create(db.pool()).await?;
     let testset = load_testset(&config).await?;
     Ok(AppState {
         db,
@@ -103,6 +104,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         metrics: Arc::new(Metrics::default()),
         jobs_ready: Arc::new(Notify::new()),
         baselines: Arc::default(),
+        key: Arc::new(key),
     })
 }
 

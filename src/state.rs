@@ -33,4 +33,6 @@ pub struct AppState {
     pub jobs_ready: Arc<Notify>,
     /// The background run of the reference baselines.
     pub baselines: crate::baselines::Tracker,
+    /// The service's secret (splits, bootstrap seeds, CSRF tokens).
+    pub key: Arc<crate::service_key::ServiceKey>,
 }

@@ -1,4 +1,5 @@
-//! The private annotations directory of EVALUATION.md section 1: `labels.csv`,
+//! The private annotations directory of EVALUATION.md section 1: `labels.csv`
+//! (`study_id,category` with an optional third column `split`, section 5.1),
 //! `lungs/<id>.nii.gz` and `lesions/<id>/<rater>.nii.gz`.
 
 use std::collections::BTreeMap;
@@ -49,6 +50,34 @@ pub enum AnnotationsError {
     },
 }
 
+/// The part of the test set a study belongs to (EVALUATION.md section 5.1): live scores
+/// are computed over the public split, final scores over the private one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Split {
+    /// Scored on every submission (the live board).
+    Public,
+    /// Scored for final submissions only (the main board).
+    Private,
+}
+
+impl Split {
+    /// `public` or `private`, as in `labels.csv`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Split::Public => "public",
+            Split::Private => "private",
+        }
+    }
+
+    /// Parses [`Split::as_str`].
+    pub fn parse(text: &str) -> Option<Self> {
+        [Split::Public, Split::Private]
+            .into_iter()
+            .find(|s| s.as_str() == text)
+    }
+}
+
 /// One study's hidden annotations: where they are and the grid they share with the image.
 #[derive(Clone, Debug)]
 pub struct StudyTruth {
@@ -56,6 +85,8 @@ pub struct StudyTruth {
     pub id: StudyId,
     /// Its category (`covid` is positive).
     pub category: String,
+    /// Its split, when `labels.csv` gives one (otherwise the service draws it).
+    pub split: Option<Split>,
     /// `lungs/<id>.nii.gz`.
     pub lungs: PathBuf,
     /// `lesions/<id>/*`, sorted by rater name; empty for non-COVID studies.
@@ -84,7 +115,7 @@ impl Annotations {
         check_no_strays(dir, &labels)?;
         let studies = labels
             .into_par_iter()
-            .map(|(id, category)| load_study(dir, id, category))
+            .map(|(id, (category, split))| load_study(dir, id, category, split))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
             dir: dir.to_owned(),
@@ -156,7 +187,10 @@ impl StudyTruth {
     }
 }
 
-fn read_labels(path: &Path) -> Result<BTreeMap<StudyId, String>, AnnotationsError> {
+/// A study's category and optional split, as `labels.csv` gives them.
+type Label = (String, Option<Split>);
+
+fn read_labels(path: &Path) -> Result<BTreeMap<StudyId, Label>, AnnotationsError> {
     let text = fs::read_to_string(path).map_err(|source| AnnotationsError::Io {
         path: path.to_owned(),
         source,
@@ -171,23 +205,40 @@ fn read_labels(path: &Path) -> Result<BTreeMap<StudyId, String>, AnnotationsErro
         .lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty());
-    match lines.next() {
-        Some((_, header)) if header.trim() == "study_id,category" => {}
+    let with_split = match lines.next() {
+        Some((_, header)) if header.trim() == "study_id,category" => false,
+        Some((_, header)) if header.trim() == "study_id,category,split" => true,
         Some((n, header)) => {
             return Err(bad(
                 n,
-                format!("expected the header study_id,category, found {header:?}"),
+                format!(
+                    "expected the header study_id,category or study_id,category,split, found {header:?}"
+                ),
             ));
         }
         None => return Err(bad(0, "the file is empty".to_owned())),
-    }
+    };
+    let columns = if with_split { 3 } else { 2 };
     let mut labels = BTreeMap::new();
     for (n, line) in lines {
-        let Some((id, category)) = line.trim().split_once(',') else {
-            return Err(bad(
-                n,
-                format!("expected study_id,category, found {line:?}"),
-            ));
+        let cells: Vec<&str> = line.trim().split(',').collect();
+        if cells.len() != columns {
+            let expected = if with_split {
+                "study_id,category,split"
+            } else {
+                "study_id,category"
+            };
+            return Err(bad(n, format!("expected {expected}, found {line:?}")));
+        }
+        let (id, category) = (cells[0], cells[1]);
+        let split = match cells.get(2).map(|s| s.trim()) {
+            None => None,
+            Some(text) => Some(Split::parse(text).ok_or_else(|| {
+                bad(
+                    n,
+                    format!("split {text:?} must be \"public\" or \"private\""),
+                )
+            })?),
         };
         let id = StudyId::parse(id.trim()).map_err(|why| bad(n, format!("{id:?}: {why}")))?;
         let category = category.trim();
@@ -204,7 +255,10 @@ fn read_labels(path: &Path) -> Result<BTreeMap<StudyId, String>, AnnotationsErro
                 format!("category {category:?} must be a lowercase word other than \"all\""),
             ));
         }
-        if labels.insert(id.clone(), category.to_owned()).is_some() {
+        if labels
+            .insert(id.clone(), (category.to_owned(), split))
+            .is_some()
+        {
             return Err(bad(n, format!("study {id} appears twice")));
         }
     }
@@ -216,7 +270,7 @@ fn read_labels(path: &Path) -> Result<BTreeMap<StudyId, String>, AnnotationsErro
 
 /// Lung maps or lesion folders of studies that `labels.csv` does not list point to stale
 /// or mismatched annotations: refuse them rather than silently score without them.
-fn check_no_strays(dir: &Path, labels: &BTreeMap<StudyId, String>) -> Result<(), AnnotationsError> {
+fn check_no_strays(dir: &Path, labels: &BTreeMap<StudyId, Label>) -> Result<(), AnnotationsError> {
     for (folder, strip) in [("lungs", true), ("lesions", false)] {
         let path = dir.join(folder);
         let entries = match fs::read_dir(&path) {
@@ -250,7 +304,12 @@ fn check_no_strays(dir: &Path, labels: &BTreeMap<StudyId, String>) -> Result<(),
     Ok(())
 }
 
-fn load_study(dir: &Path, id: StudyId, category: String) -> Result<StudyTruth, AnnotationsError> {
+fn load_study(
+    dir: &Path,
+    id: StudyId,
+    category: String,
+    split: Option<Split>,
+) -> Result<StudyTruth, AnnotationsError> {
     let lungs = ["nii.gz", "nii"]
         .iter()
         .map(|ext| dir.join("lungs").join(format!("{id}.{ext}")))
@@ -292,6 +351,7 @@ fn load_study(dir: &Path, id: StudyId, category: String) -> Result<StudyTruth, A
     Ok(StudyTruth {
         id,
         category,
+        split,
         lungs,
         raters,
         geometry,

@@ -21,9 +21,10 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-pub use annotations::{Annotations, AnnotationsError};
+pub use annotations::{Annotations, AnnotationsError, Split};
+pub use metrics::bootstrap::Bootstrap;
 pub use problems::Problems;
-pub use scores::{IdentificationSource, Metric, Scores, SeveritySource, StudyOutcome};
+pub use scores::{IdentificationSource, Metric, MetricKey, Scores, SeveritySource, StudyOutcome};
 pub use study_id::{StudyId, StudyIndex};
 
 use counts::StudyCounts;
@@ -48,14 +49,43 @@ pub enum ScoreError {
     },
 }
 
-/// A scored submission: the public scores, and the per-study outcomes that only organizers
-/// may see (they hold the hidden categories and ground truth).
+/// A scored submission: the metrics over the whole test set, and the per-study outcomes
+/// that only organizers may see (they hold the hidden categories and ground truth), from
+/// which the metrics over any part of the test set can be computed.
 #[derive(Clone, Debug)]
 pub struct Evaluation {
-    /// The published metrics.
+    /// The metrics over every study, with the contract's default bootstrap.
     pub scores: Scores,
     /// One outcome per study, in the order of [`Annotations::index`].
     pub outcomes: Vec<StudyOutcome>,
+    /// Where identification scores came from.
+    pub identification_source: IdentificationSource,
+    /// Where severity scores came from.
+    pub severity_source: SeveritySource,
+    /// Whether the submission held masks (Dice applies).
+    pub with_masks: bool,
+}
+
+impl Evaluation {
+    /// The metrics over the studies whose position (in [`Annotations::index`] order)
+    /// `keep` accepts, with intervals from `bootstrap`: the service's live and final
+    /// scores are this over the public and the private split.
+    pub fn scores_where(&self, keep: impl Fn(usize) -> bool, bootstrap: &Bootstrap) -> Scores {
+        let kept: Vec<&StudyOutcome> = self
+            .outcomes
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| keep(*i))
+            .map(|(_, o)| o)
+            .collect();
+        scores::compute(
+            &kept,
+            self.identification_source,
+            self.severity_source,
+            self.with_masks,
+            bootstrap,
+        )
+    }
 }
 
 /// Reports progress of long scoring runs (one step per decoded study).
@@ -131,13 +161,21 @@ pub fn score(
         })
         .collect();
     let with_masks = checked.counts.is_some();
+    let all: Vec<&StudyOutcome> = outcomes.iter().collect();
     let scores = scores::compute(
-        &outcomes,
+        &all,
         identification_source,
         severity_source,
         with_masks,
+        &Bootstrap::default(),
     );
-    Ok(Evaluation { scores, outcomes })
+    Ok(Evaluation {
+        scores,
+        outcomes,
+        identification_source,
+        severity_source,
+        with_masks,
+    })
 }
 
 /// Checks a submission's format against the test set without reading any hidden volume:
