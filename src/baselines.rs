@@ -14,11 +14,10 @@ use reference_model::zoo;
 use sha2::{Digest, Sha256};
 
 use crate::accounts::hex;
-use crate::clock;
-use crate::db::jobs;
-use crate::db::submissions::{self, NewSubmission};
-use crate::db::users::{self, Role};
+use crate::db::submissions;
+use crate::db::users::{self, Role, User};
 use crate::state::AppState;
+use crate::{clock, intake};
 
 /// The user the baselines are entered as.
 pub const REFERENCE_USER: &str = "reference-models";
@@ -145,39 +144,46 @@ pub async fn run(state: &AppState) -> anyhow::Result<Vec<i64>> {
     .await
     .context("the reference task failed")?
     .context("running the reference models")?;
+    let user = User {
+        id: user_id,
+        name: REFERENCE_USER.to_owned(),
+        role: Role::Organizer,
+    };
     let mut ids = Vec::with_capacity(models.len());
     for output in &outputs {
-        let config = zoo::config(&output.model)?;
         let bytes = tokio::fs::read(&output.out).await?;
         let file_name = output
             .out
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let new = NewSubmission {
-            user_id,
+        let stored = intake::Stored {
             stored_path: format!("submissions/{file_name}"),
             file_name,
-            size_bytes: i64::try_from(bytes.len()).unwrap_or(i64::MAX),
+            size_bytes: bytes.len() as u64,
             sha256: hex(&Sha256::digest(&bytes)),
-            method: format!("{} (reference)", config.title),
-            description: format!(
-                "Reference model `{}` of the paper's pipeline, trained on the synthetic train split; model card: /models/{}",
-                output.model, output.model
-            ),
-            paper_url: None,
-            code_url: None,
-            created_at: clock::now_ms(),
         };
-        let mut tx = state.db.pool().begin().await?;
-        let id = submissions::insert_submission(&mut *tx, &new).await?;
-        submissions::set_baseline(&mut *tx, id, true).await?;
-        jobs::enqueue(&mut *tx, id, new.created_at).await?;
-        tx.commit().await?;
-        state.jobs_ready.notify_one();
+        let id = intake::enter(state, &user, stored, entry(&output.model)?)
+            .await
+            .map_err(|e| anyhow::anyhow!("entering the {} baseline: {e}", output.model))?;
         ids.push(id);
     }
     Ok(ids)
+}
+
+/// How a reference model's result is entered: a baseline (final from the start) that
+/// names its model, so that the board links the card.
+pub fn entry(model: &str) -> anyhow::Result<intake::Entry> {
+    let config = zoo::config(model)?;
+    Ok(intake::Entry {
+        method: format!("{} (reference)", config.title),
+        description: format!(
+            "Reference model `{model}` of the paper's pipeline, trained on the synthetic train split; model card: /models/{model}"
+        ),
+        paper_url: None,
+        code_url: None,
+        reference_model: Some(model.to_owned()),
+    })
 }
 
 /// Where a model's coronal projections go (organizers only).

@@ -21,18 +21,15 @@ pub fn next_utc_midnight(ms: i64) -> i64 {
     (utc_day(ms) + 1) * DAY_MS
 }
 
-/// `2026-11-27T01:02:03.456Z` for a time in Unix milliseconds.
+/// `2026-11-27T01:02:03Z` for a time in Unix milliseconds, to the second (rounded down):
+/// every timestamp the service shows is at this precision, so that finer timings (how long
+/// a submission took to score) are for organizers only (EVALUATION.md 5.3).
 pub fn rfc3339(ms: i64) -> String {
     let days = utc_day(ms);
     let in_day = ms - days * DAY_MS;
     let (year, month, day) = civil_from_days(days);
-    let (h, m, s, milli) = (
-        in_day / 3_600_000,
-        in_day / 60_000 % 60,
-        in_day / 1000 % 60,
-        in_day % 1000,
-    );
-    format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}.{milli:03}Z")
+    let (h, m, s) = (in_day / 3_600_000, in_day / 60_000 % 60, in_day / 1000 % 60);
+    format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}Z")
 }
 
 /// Howard Hinnant's `civil_from_days`: the proleptic Gregorian date of a day number.
@@ -63,8 +60,8 @@ mod tests {
 
     #[test]
     fn times_print_as_rfc3339_in_utc() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(rfc3339(951_782_400_000), "2000-02-29T00:00:00.000Z");
-        assert_eq!(rfc3339(1_795_741_323_456), "2026-11-27T01:02:03.456Z");
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400_000), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_795_741_323_456), "2026-11-27T01:02:03Z");
     }
 }

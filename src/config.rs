@@ -54,6 +54,13 @@ pub struct Config {
     /// Submissions per participant per UTC day that are queued, running or scored.
     #[arg(long, env = "TRIAGEBOARD_DAILY_QUOTA", default_value_t = 5)]
     pub daily_quota: u32,
+    /// Submissions a participant may mark final per rolling 30 days (EVALUATION.md 5.1).
+    #[arg(long, env = "TRIAGEBOARD_FINALS_PER_30_DAYS", default_value_t = 1)]
+    pub finals_per_30_days: u32,
+    /// Share of each category drawn into the public split when `labels.csv` has no
+    /// `split` column (EVALUATION.md 5.1).
+    #[arg(long, env = "TRIAGEBOARD_PUBLIC_FRACTION", default_value_t = 0.5)]
+    pub public_fraction: f64,
     /// Jobs waiting at most; beyond it uploads get 503 with Retry-After.
     #[arg(long, env = "TRIAGEBOARD_MAX_QUEUE", default_value_t = 100)]
     pub max_queue: u32,
@@ -90,6 +97,8 @@ impl Config {
             manifest: None,
             max_upload_bytes: 2 << 30,
             daily_quota: 5,
+            finals_per_30_days: 1,
+            public_fraction: 0.5,
             max_queue: 100,
             workers: 1,
             lease_seconds: 300,

@@ -38,6 +38,9 @@ pub enum AppError {
     /// No such thing (404).
     #[error("{0}")]
     NotFound(String),
+    /// The request conflicts with the thing's state (409), e.g. marking a final twice.
+    #[error("{0}")]
+    Conflict(String),
     /// The path exists but not with this method (405).
     #[error("this endpoint does not take that method")]
     MethodNotAllowed,
@@ -56,6 +59,14 @@ pub enum AppError {
         /// Submissions per UTC day.
         limit: u32,
         /// When the next submission is allowed, Unix milliseconds.
+        next_allowed_at: i64,
+    },
+    /// The finals limit of the rolling 30 days is used up (429).
+    #[error("the limit of {limit} final submissions per 30 days is reached")]
+    FinalsExhausted {
+        /// Finals per rolling 30 days.
+        limit: u32,
+        /// When the next final is allowed, Unix milliseconds.
         next_allowed_at: i64,
     },
     /// Too many jobs are waiting (503).
@@ -85,10 +96,13 @@ impl AppError {
             AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             AppError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            AppError::QuotaExhausted { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::QuotaExhausted { .. } | AppError::FinalsExhausted { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             AppError::QueueFull { .. } => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -122,6 +136,16 @@ impl IntoResponse for AppError {
                     ),
                 ]
             }
+            AppError::FinalsExhausted {
+                next_allowed_at, ..
+            } => {
+                let now = clock::now_ms();
+                retry_after = Some(((next_allowed_at - now).max(0) as u64).div_ceil(1000));
+                vec![format!(
+                    "the next final is allowed at {}",
+                    clock::rfc3339(*next_allowed_at)
+                )]
+            }
             AppError::QueueFull { retry_after_s } => {
                 retry_after = Some(*retry_after_s);
                 vec![format!("retry in {retry_after_s} seconds")]
@@ -133,6 +157,7 @@ impl IntoResponse for AppError {
             AppError::Unauthorized(_)
             | AppError::Forbidden(_)
             | AppError::NotFound(_)
+            | AppError::Conflict(_)
             | AppError::MethodNotAllowed => Vec::new(),
         };
         let error = match &self {

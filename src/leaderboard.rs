@@ -1,13 +1,17 @@
-//! The board: scored, visible submissions ranked by one metric, the best entry per
-//! participant and method (or all), and which entries are statistically tied with the
-//! leader (paired DeLong for AUCs, paired bootstrap for Spearman and Dice).
+//! The two boards of EVALUATION.md section 5.1: the main board ranks final entries by
+//! their private-split scores and marks the entries statistically tied with the leader
+//! (paired DeLong for AUCs, paired bootstrap for Spearman and Dice); the live board ranks
+//! every scored entry by its public-split scores, without tie marks. Either keeps the best
+//! entry per participant and method, or all.
 //!
-//! The paired tests read the per-study outcomes, which are hidden; only their verdict, one
-//! boolean per entry, is published.
+//! Ranks and ties are computed from full-precision values; what leaves this module is at
+//! display precision ([`crate::disclosure`]). The paired tests read the per-study outcomes,
+//! which are hidden; only their verdict, one boolean per entry, is published.
 
 use std::collections::HashMap;
 
-use serde::{Deserialize, Serialize};
+use scorer::{MetricKey, Scores, Split, StudyOutcome};
+use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::clock;
@@ -17,6 +21,33 @@ use crate::state::AppState;
 
 /// Significance level of "statistically tied with the leader".
 pub const ALPHA: f64 = 0.05;
+
+/// Which board.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum BoardKind {
+    /// Final entries, private-split scores, tie marks: the board to cite.
+    Final,
+    /// Every scored entry, public-split scores.
+    Live,
+}
+
+impl BoardKind {
+    /// `final` or `live`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BoardKind::Final => "final",
+            BoardKind::Live => "live",
+        }
+    }
+
+    /// Parses [`BoardKind::as_str`].
+    pub fn parse(text: &str) -> Option<Self> {
+        [BoardKind::Final, BoardKind::Live]
+            .into_iter()
+            .find(|k| k.as_str() == text)
+    }
+}
 
 /// One row of the board.
 #[derive(Clone, Debug, Serialize, ToSchema)]
@@ -31,21 +62,26 @@ pub struct Row {
     pub method: String,
     /// A reference baseline, flagged by an organizer.
     pub baseline: bool,
-    /// When it was submitted (RFC 3339).
+    /// The reference model behind a baseline (its card is `/models/<name>`).
+    pub reference_model: Option<String>,
+    /// When it was submitted (RFC 3339, to the second).
     pub created_at: String,
     /// The manifest version it was scored against.
     pub manifest_version: Option<String>,
-    /// The scores of EVALUATION.md section 4.
+    /// The scores of EVALUATION.md section 4 over this board's split, at display precision.
     #[schema(value_type = Object)]
-    pub scores: serde_json::Value,
-    /// Whether a paired test finds no significant difference from the leader on the sort
-    /// metric (`null` for the leader itself and when the test is undefined).
+    pub scores: Scores,
+    /// Final board only: whether a paired test finds no significant difference from the
+    /// leader on the sort metric (`null` for the leader, on the live board, and when the
+    /// test is undefined).
     pub tied_with_leader: Option<bool>,
 }
 
 /// The board as the API returns it.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct Board {
+    /// `final` (private split, final entries) or `live` (public split, every entry).
+    pub board: BoardKind,
     /// The metric rows are sorted by (higher is better for every metric).
     pub sort: String,
     /// Every metric key, in column order.
@@ -58,7 +94,7 @@ pub struct Board {
 
 /// The metric keys of the test set in column order: AUC vs all, AUC vs each negative
 /// category, Spearman, Dice.
-pub fn metric_keys(state: &AppState) -> Vec<String> {
+pub fn metric_keys(state: &AppState) -> Vec<MetricKey> {
     let mut categories: Vec<&str> = state
         .testset
         .annotations
@@ -69,39 +105,62 @@ pub fn metric_keys(state: &AppState) -> Vec<String> {
         .collect();
     categories.sort_unstable();
     categories.dedup();
-    let mut keys = vec!["auc_vs_all".to_owned()];
-    keys.extend(categories.iter().map(|c| format!("auc_vs_{c}")));
-    keys.push("spearman".to_owned());
-    keys.push("dice".to_owned());
+    let mut keys = vec![MetricKey::AucVsAll];
+    keys.extend(categories.iter().map(|c| MetricKey::AucVs((*c).to_owned())));
+    keys.push(MetricKey::Spearman);
+    keys.push(MetricKey::Dice);
     keys
 }
 
-/// Builds the board sorted by `sort` (default `auc_vs_all`).
-pub async fn build(state: &AppState, sort: Option<&str>, all: bool) -> Result<Board, AppError> {
-    let metrics = metric_keys(state);
-    let sort = sort.unwrap_or("auc_vs_all").to_owned();
-    if !metrics.contains(&sort) {
-        return Err(AppError::BadRequest {
+/// Parses a sort key of this test set (default `auc_vs_all`), or says which keys exist.
+pub fn parse_sort(state: &AppState, sort: Option<&str>) -> Result<MetricKey, AppError> {
+    let keys = metric_keys(state);
+    let text = sort.unwrap_or("auc_vs_all");
+    MetricKey::parse(text)
+        .filter(|k| keys.contains(k))
+        .ok_or_else(|| AppError::BadRequest {
             message: format!(
                 "unknown sort metric {:?}",
-                sort.escape_default().to_string()
+                text.escape_default().to_string()
             ),
-            details: vec![format!("sort by one of: {}", metrics.join(", "))],
-        });
-    }
-    let entries: Vec<(Submission, serde_json::Value)> =
-        submissions::list_scored_visible(state.db.pool())
-            .await?
-            .into_iter()
-            .map(|s| {
-                let scores = s
-                    .scores_json
-                    .as_deref()
-                    .and_then(|j| serde_json::from_str(j).ok())
-                    .unwrap_or(serde_json::Value::Null);
-                (s, scores)
-            })
-            .collect();
+            details: vec![format!(
+                "sort by one of: {}",
+                keys.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )],
+        })
+}
+
+/// The scores of a submission on a board, at full precision.
+fn board_scores(submission: &Submission, kind: BoardKind) -> Option<Scores> {
+    let json = match kind {
+        BoardKind::Final => submission.private_scores_json.as_deref(),
+        BoardKind::Live => submission.public_scores_json.as_deref(),
+    }?;
+    serde_json::from_str(json).ok()
+}
+
+/// Builds a board sorted by `sort` (default `auc_vs_all`).
+pub async fn build(
+    state: &AppState,
+    kind: BoardKind,
+    sort: Option<&str>,
+    all: bool,
+) -> Result<Board, AppError> {
+    let sort = parse_sort(state, sort)?;
+    let listed = match kind {
+        BoardKind::Final => submissions::list_final_visible(state.db.pool()).await?,
+        BoardKind::Live => submissions::list_scored_visible(state.db.pool()).await?,
+    };
+    let entries: Vec<(Submission, Scores)> = listed
+        .into_iter()
+        .filter_map(|s| {
+            let scores = board_scores(&s, kind)?;
+            Some((s, scores))
+        })
+        .collect();
     let mut entries = if all {
         entries
     } else {
@@ -114,7 +173,10 @@ pub async fn build(state: &AppState, sort: Option<&str>, all: bool) -> Result<Bo
             .then(a.id.cmp(&b.id))
     });
 
-    let ties = ties_with_leader(state, &entries, &sort).await?;
+    let ties = match kind {
+        BoardKind::Final => ties_with_leader(state, &entries, &sort).await?,
+        BoardKind::Live => vec![None; entries.len()],
+    };
     let rows = entries
         .into_iter()
         .enumerate()
@@ -124,31 +186,33 @@ pub async fn build(state: &AppState, sort: Option<&str>, all: bool) -> Result<Bo
             participant: s.user_name,
             method: s.method,
             baseline: s.baseline != 0,
+            reference_model: s.reference_model,
             created_at: clock::rfc3339(s.created_at),
             manifest_version: s.manifest_version,
-            scores,
+            scores: crate::disclosure::for_participant(&scores),
             tied_with_leader: ties.get(i).copied().flatten(),
         })
         .collect();
     Ok(Board {
-        sort,
-        metrics,
+        board: kind,
+        sort: sort.to_string(),
+        metrics: metric_keys(state).iter().map(ToString::to_string).collect(),
         all,
         rows,
     })
 }
 
-/// A metric's value in a scores object; `None` (null, degenerate) sorts last.
-fn value(scores: &serde_json::Value, key: &str) -> Option<f64> {
-    scores.get(key).and_then(serde_json::Value::as_f64)
+/// A metric's full-precision value; `None` (degenerate) sorts last.
+fn value(scores: &Scores, key: &MetricKey) -> Option<f64> {
+    scores.metric(key).and_then(|m| m.value)
 }
 
 /// Keeps, for each participant and method, the entry best on `sort` (earliest on a tie).
 fn best_per_method(
-    entries: Vec<(Submission, serde_json::Value)>,
-    sort: &str,
-) -> Vec<(Submission, serde_json::Value)> {
-    let mut best: HashMap<(i64, String), (Submission, serde_json::Value)> = HashMap::new();
+    entries: Vec<(Submission, Scores)>,
+    sort: &MetricKey,
+) -> Vec<(Submission, Scores)> {
+    let mut best: HashMap<(i64, String), (Submission, Scores)> = HashMap::new();
     for (s, scores) in entries {
         let key = (s.user_id, s.method.clone());
         let better = match best.get(&key) {
@@ -165,40 +229,45 @@ fn best_per_method(
     best.into_values().collect()
 }
 
-/// One study's stored outcome (see `jobs::outcomes_json`).
-#[derive(Clone, Debug, Deserialize)]
-pub struct StoredOutcome {
-    /// Hidden category.
-    pub category: String,
-    /// Ground-truth severity.
-    pub true_severity: f64,
-    /// Identification score.
-    pub identification: f64,
-    /// Severity score.
-    pub severity: f64,
-    /// Mean Dice over raters.
-    pub dice: Option<f64>,
+/// The per-study outcomes of a submission over the private split (organizers only).
+async fn private_outcomes(
+    state: &AppState,
+    id: i64,
+) -> Result<Option<Vec<StudyOutcome>>, AppError> {
+    let json = submissions::find_outcomes(state.db.pool(), id).await?;
+    let Some(all) = json.and_then(|j| serde_json::from_str::<Vec<StudyOutcome>>(&j).ok()) else {
+        return Ok(None);
+    };
+    if all.len() != state.testset.splits.len() {
+        return Ok(None);
+    }
+    Ok(Some(
+        all.into_iter()
+            .enumerate()
+            .filter(|(i, _)| state.testset.in_split(*i, Split::Private))
+            .map(|(_, o)| o)
+            .collect(),
+    ))
 }
 
 async fn ties_with_leader(
     state: &AppState,
-    entries: &[(Submission, serde_json::Value)],
-    sort: &str,
+    entries: &[(Submission, Scores)],
+    sort: &MetricKey,
 ) -> Result<Vec<Option<bool>>, AppError> {
     let Some(leader) = entries.first().filter(|(_, s)| value(s, sort).is_some()) else {
         return Ok(vec![None; entries.len()]);
     };
     let mut outcomes = Vec::with_capacity(entries.len());
     for (s, _) in entries {
-        let json = submissions::find_outcomes(state.db.pool(), s.id).await?;
-        outcomes.push(json.and_then(|j| serde_json::from_str::<Vec<StoredOutcome>>(&j).ok()));
+        outcomes.push(private_outcomes(state, s.id).await?);
     }
     let leader_version = leader.0.manifest_version.clone();
     let versions: Vec<Option<String>> = entries
         .iter()
         .map(|(s, _)| s.manifest_version.clone())
         .collect();
-    let sort = sort.to_owned();
+    let sort = sort.clone();
     let ties = tokio::task::spawn_blocking(move || {
         let Some(leader_outcomes) = outcomes[0].clone() else {
             return vec![None; outcomes.len()];
@@ -222,7 +291,7 @@ async fn ties_with_leader(
 
 /// Whether `entry` is statistically tied with `leader` on `metric`; `None` when the test
 /// is undefined (too few studies, different test sets).
-pub fn tied(metric: &str, leader: &[StoredOutcome], entry: &[StoredOutcome]) -> Option<bool> {
+pub fn tied(metric: &MetricKey, leader: &[StudyOutcome], entry: &[StudyOutcome]) -> Option<bool> {
     if leader.len() != entry.len()
         || leader
             .iter()
@@ -231,17 +300,17 @@ pub fn tied(metric: &str, leader: &[StoredOutcome], entry: &[StoredOutcome]) -> 
     {
         return None;
     }
-    let positive = |o: &&StoredOutcome| o.category == scorer::scores::POSITIVE;
+    let positive = |o: &&StudyOutcome| o.category == scorer::scores::POSITIVE;
     let bootstrap = metrics::bootstrap::Bootstrap::default();
     let p_value = match metric {
-        "spearman" => {
+        MetricKey::Spearman => {
             let covid = || leader.iter().zip(entry).filter(|(a, _)| positive(a));
             let truth: Vec<f64> = covid().map(|(a, _)| a.true_severity).collect();
             let a: Vec<f64> = covid().map(|(a, _)| a.severity).collect();
             let b: Vec<f64> = covid().map(|(_, b)| b.severity).collect();
             bootstrap.paired_spearman_diff(&truth, &a, &b)?.p_value
         }
-        "dice" => {
+        MetricKey::Dice => {
             let (a, b): (Vec<f64>, Vec<f64>) = leader
                 .iter()
                 .zip(entry)
@@ -250,13 +319,15 @@ pub fn tied(metric: &str, leader: &[StoredOutcome], entry: &[StoredOutcome]) -> 
                 .unzip();
             bootstrap.paired_mean_diff(&a, &b)?.p_value
         }
-        auc => {
-            let category = auc.strip_prefix("auc_vs_")?;
-            let negative = |o: &StoredOutcome| {
-                o.category != scorer::scores::POSITIVE
-                    && (category == "all" || o.category == category)
+        MetricKey::AucVsAll | MetricKey::AucVs(_) => {
+            let category = match metric {
+                MetricKey::AucVs(category) => Some(category.as_str()),
+                _ => None,
             };
-            let side = |outcomes: &[StoredOutcome], pos: bool| -> Vec<f64> {
+            let negative = |o: &StudyOutcome| {
+                o.category != scorer::scores::POSITIVE && category.is_none_or(|c| o.category == c)
+            };
+            let side = |outcomes: &[StudyOutcome], pos: bool| -> Vec<f64> {
                 outcomes
                     .iter()
                     .filter(|o| if pos { positive(o) } else { negative(o) })
@@ -277,10 +348,11 @@ pub fn tied(metric: &str, leader: &[StoredOutcome], entry: &[StoredOutcome]) -> 
 
 #[cfg(test)]
 mod tests {
-    use super::{StoredOutcome, tied};
+    use super::tied;
+    use scorer::{MetricKey, StudyOutcome};
 
-    fn outcome(category: &str, identification: f64) -> StoredOutcome {
-        StoredOutcome {
+    fn outcome(category: &str, identification: f64) -> StudyOutcome {
+        StudyOutcome {
             category: category.to_owned(),
             true_severity: identification * 10.0,
             identification,
@@ -289,7 +361,7 @@ mod tests {
         }
     }
 
-    fn entries(scores: &[f64]) -> Vec<StoredOutcome> {
+    fn entries(scores: &[f64]) -> Vec<StudyOutcome> {
         scores
             .iter()
             .enumerate()
@@ -300,20 +372,22 @@ mod tests {
     #[test]
     fn an_entry_identical_to_the_leader_is_tied() {
         let leader = entries(&[0.9, 0.1, 0.8, 0.2, 0.7, 0.3, 0.6, 0.4]);
-        assert_eq!(tied("auc_vs_all", &leader, &leader), Some(true));
-        assert_eq!(tied("auc_vs_normal", &leader, &leader), Some(true));
+        assert_eq!(tied(&MetricKey::AucVsAll, &leader, &leader), Some(true));
+        let normal = MetricKey::AucVs("normal".into());
+        assert_eq!(tied(&normal, &leader, &leader), Some(true));
     }
 
     #[test]
     fn entries_on_another_test_set_are_not_compared() {
         let leader = entries(&[0.9, 0.1, 0.8, 0.2]);
         let other = entries(&[0.9, 0.1, 0.8]);
-        assert_eq!(tied("auc_vs_all", &leader, &other), None);
+        assert_eq!(tied(&MetricKey::AucVsAll, &leader, &other), None);
     }
 
     #[test]
-    fn an_unknown_metric_has_no_test() {
+    fn a_category_without_studies_has_no_test() {
         let leader = entries(&[0.9, 0.1, 0.8, 0.2]);
-        assert_eq!(tied("accuracy", &leader, &leader), None);
+        let missing = MetricKey::AucVs("nodules".into());
+        assert_eq!(tied(&missing, &leader, &leader), None);
     }
 }

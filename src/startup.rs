@@ -14,6 +14,7 @@ use tokio::sync::Notify;
 
 use crate::config::Config;
 use crate::db::Db;
+use crate::service_key::ServiceKey;
 use crate::state::{AppState, TestSet};
 use crate::telemetry::Metrics;
 use crate::{accounts, jobs, web};
@@ -96,7 +97,8 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     }
     remove_stale_uploads(&config.incoming_dir()).await;
     let key = crate::service_key::load_or_create(db.pool()).await?;
-    let testset = load_testset(&config).await?;
+    let testset = load_testset(&config, &key).await?;
+    rescore_without_splits(&db).await?;
     Ok(AppState {
         db,
         config: Arc::new(config),
@@ -106,6 +108,24 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         baselines: Arc::default(),
         key: Arc::new(key),
     })
+}
+
+/// Submissions scored before the public/private split existed have no live or final
+/// scores and would be on neither board: they are queued once to be scored again.
+async fn rescore_without_splits(db: &Db) -> anyhow::Result<()> {
+    let ids = crate::db::submissions::list_scored_without_splits(db.pool()).await?;
+    if ids.is_empty() {
+        return Ok(());
+    }
+    tracing::info!(
+        count = ids.len(),
+        "rescoring submissions scored before the split existed"
+    );
+    let now = crate::clock::now_ms();
+    for id in ids {
+        crate::db::jobs::enqueue(db.pool(), id, now).await?;
+    }
+    Ok(())
 }
 
 /// Uploads older than this in `incoming/` were cut off by a crash: no request is still
@@ -132,9 +152,11 @@ async fn remove_stale_uploads(dir: &std::path::Path) {
 }
 
 /// Loads the annotations once and checks them against the manifest when one is given.
-async fn load_testset(config: &Config) -> anyhow::Result<TestSet> {
+async fn load_testset(config: &Config, key: &ServiceKey) -> anyhow::Result<TestSet> {
     let dir = config.annotations_dir();
     let manifest = config.manifest.clone();
+    let key = key.clone();
+    let public_fraction = config.public_fraction;
     tokio::task::spawn_blocking(move || {
         let annotations = Annotations::load(&dir)
             .with_context(|| format!("loading the annotations from {}", dir.display()))?;
@@ -152,9 +174,17 @@ async fn load_testset(config: &Config) -> anyhow::Result<TestSet> {
             }
             None => "unpinned".to_owned(),
         };
+        let splits = crate::splits::assign(annotations.studies(), &key, public_fraction)
+            .with_context(|| format!("the test split of {}", dir.display()))?;
+        let bootstrap = scorer::Bootstrap {
+            seed: key.derive_u64("bootstrap", b""),
+            ..scorer::Bootstrap::default()
+        };
         Ok(TestSet {
             annotations,
             manifest_version,
+            splits,
+            bootstrap,
         })
     })
     .await

@@ -16,6 +16,18 @@ pub struct TestSet {
     pub annotations: scorer::Annotations,
     /// The manifest version, or `unpinned` when no manifest was given.
     pub manifest_version: String,
+    /// Every study's split, in the order of the annotations' index; never shown.
+    pub splits: Vec<scorer::Split>,
+    /// The bootstrap of every published interval: the contract's settings with a seed
+    /// derived from the service key, so that intervals cannot be recomputed offline.
+    pub bootstrap: scorer::Bootstrap,
+}
+
+impl TestSet {
+    /// Whether the study at `position` is in `split`.
+    pub fn in_split(&self, position: usize, split: scorer::Split) -> bool {
+        self.splits.get(position) == Some(&split)
+    }
 }
 
 /// Shared state; clones share everything.

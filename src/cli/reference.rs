@@ -356,16 +356,22 @@ fn baselines(args: &BaselinesArgs) -> Result<()> {
     run_models(&args.images, &args.weights, outputs.clone(), &args.device)?;
     runtime.block_on(async {
         for output in &outputs {
-            let title = zoo::config(&output.model)?.title;
+            // The same entry as the server's own run: a final baseline naming its model.
+            let entry = crate::baselines::entry(&output.model)?;
             let bytes = tokio::fs::read(&output.out).await?;
-            let name = output.out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let name = output
+                .out
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             let form = reqwest::multipart::Form::new()
-                .part("file", reqwest::multipart::Part::bytes(bytes).file_name(name))
-                .text("method", format!("{title} (reference)"))
-                .text(
-                    "description",
-                    format!("Reference model `{}` of the paper's pipeline; model card: /models/{}", output.model, output.model),
-                );
+                .part(
+                    "file",
+                    reqwest::multipart::Part::bytes(bytes).file_name(name),
+                )
+                .text("method", entry.method)
+                .text("description", entry.description)
+                .text("reference_model", output.model.clone());
             let response = client
                 .post(format!("{server}/api/v1/submissions"))
                 .bearer_auth(&args.token)
@@ -376,19 +382,19 @@ fn baselines(args: &BaselinesArgs) -> Result<()> {
             let status = response.status();
             let body: serde_json::Value = response.json().await.unwrap_or_default();
             if status != reqwest::StatusCode::ACCEPTED {
-                anyhow::bail!("{server} refused the {} baseline ({status}): {}", output.model, body["error"].as_str().unwrap_or("no reason given"));
+                anyhow::bail!(
+                    "{server} refused the {} baseline ({status}): {}",
+                    output.model,
+                    body["error"].as_str().unwrap_or("no reason given")
+                );
             }
-            let id = body["id"].as_i64().context("the server's answer has no submission id")?;
-            let flagged = client
-                .post(format!("{server}/api/v1/admin/submissions/{id}/baseline"))
-                .bearer_auth(&args.token)
-                .json(&serde_json::json!({ "value": true }))
-                .send()
-                .await?;
-            if !flagged.status().is_success() {
-                anyhow::bail!("submission {id} ({}) was entered but could not be flagged as a baseline ({}): is the token an organizer's?", output.model, flagged.status());
-            }
-            eprintln!("{}: submission {id}, flagged as a baseline", output.model);
+            let id = body["id"]
+                .as_i64()
+                .context("the server's answer has no submission id")?;
+            eprintln!(
+                "{}: submission {id}, entered as a final baseline",
+                output.model
+            );
         }
         Ok(())
     })

@@ -61,6 +61,10 @@ pub struct NewSubmission {
     pub paper_url: Option<String>,
     /// Link to code.
     pub code_url: Option<String>,
+    /// The reference model behind a baseline (organizers' entries only).
+    pub reference_model: Option<String>,
+    /// A reference baseline: flagged and final from the start.
+    pub baseline: bool,
     /// Unix milliseconds.
     pub created_at: i64,
 }
@@ -100,8 +104,21 @@ pub struct Submission {
     pub created_at: i64,
     /// Unix milliseconds, when scored or failed.
     pub scored_at: Option<i64>,
-    /// The published scores (EVALUATION.md section 4) as JSON.
+    /// The scores over the whole test set (EVALUATION.md section 4) as JSON; organizers
+    /// only.
     pub scores_json: Option<String>,
+    /// The live scores: over the public split.
+    pub public_scores_json: Option<String>,
+    /// The final scores: over the private split (shown only once the entry is final).
+    pub private_scores_json: Option<String>,
+    /// When it was marked final, Unix milliseconds.
+    pub final_at: Option<i64>,
+    /// When a final entry was withdrawn from the board, Unix milliseconds.
+    pub withdrawn_at: Option<i64>,
+    /// The reference model behind a baseline.
+    pub reference_model: Option<String>,
+    /// 1 when its predictions look like a probe (organizers only).
+    pub probe_like: i64,
     /// Why it failed, safe to show.
     pub error: Option<String>,
     /// Validation messages as a JSON array of strings, safe to show.
@@ -122,7 +139,9 @@ impl Submission {
 const SELECT_SUBMISSION: &str = "select s.id, s.user_id, u.name as user_name, s.status,
         s.file_name, s.stored_path, s.size_bytes, s.sha256, s.method, s.description,
         s.paper_url, s.code_url, s.baseline, s.hidden, s.created_at, s.scored_at,
-        s.scores_json, s.error, s.details_json, s.manifest_version, s.scoring_ms
+        s.scores_json, s.error, s.details_json, s.manifest_version, s.scoring_ms,
+        s.public_scores_json, s.private_scores_json, s.final_at, s.withdrawn_at,
+        s.reference_model, s.probe_like
     from submissions s
     join users u on u.id = s.user_id";
 
@@ -152,8 +171,9 @@ pub async fn insert_submission<'e, E: Executor<'e, Database = Any>>(
 ) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
         "insert into submissions (user_id, status, file_name, stored_path, size_bytes, sha256,
-             method, description, paper_url, code_url, created_at, created_day)
-         values ($1, 'queued', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+             method, description, paper_url, code_url, created_at, created_day,
+             reference_model, baseline, final_at)
+         values ($1, 'queued', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
          returning id",
     )
     .bind(new.user_id)
@@ -167,6 +187,9 @@ pub async fn insert_submission<'e, E: Executor<'e, Database = Any>>(
     .bind(new.code_url.as_deref())
     .bind(new.created_at)
     .bind(crate::clock::utc_day(new.created_at))
+    .bind(new.reference_model.as_deref())
+    .bind(i64::from(new.baseline))
+    .bind(new.baseline.then_some(new.created_at))
     .fetch_one(executor)
     .await
 }
@@ -180,7 +203,7 @@ pub async fn find_submission<'e, E: Executor<'e, Database = Any>>(
     sqlx::query_as(&sql).bind(id).fetch_optional(executor).await
 }
 
-/// Every scored submission not hidden by an organizer, oldest first.
+/// Every scored submission not hidden by an organizer, oldest first (the live board).
 pub async fn list_scored_visible<'e, E: Executor<'e, Database = Any>>(
     executor: E,
 ) -> Result<Vec<Submission>, sqlx::Error> {
@@ -222,29 +245,161 @@ pub async fn mark_running<'e, E: Executor<'e, Database = Any>>(
     Ok(())
 }
 
+/// What a scoring run records, as JSON where the column is JSON.
+#[derive(Clone, Debug)]
+pub struct ScoredRecord {
+    /// Over the whole test set.
+    pub scores_json: String,
+    /// Over the public split.
+    pub public_scores_json: String,
+    /// Over the private split.
+    pub private_scores_json: String,
+    /// The manifest version scored against.
+    pub manifest_version: String,
+    /// Scoring time.
+    pub scoring_ms: i64,
+    /// Whether the predictions look like a probe.
+    pub probe_like: bool,
+}
+
 /// Records a score (idempotent: scoring the same file again writes the same values).
 pub async fn record_scored<'e, E: Executor<'e, Database = Any>>(
     executor: E,
     id: i64,
-    scores_json: &str,
-    manifest_version: &str,
-    scoring_ms: i64,
+    record: &ScoredRecord,
     now: i64,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "update submissions
          set status = 'scored', scores_json = $2, manifest_version = $3, scoring_ms = $4,
-             scored_at = $5, error = null, details_json = null
+             scored_at = $5, error = null, details_json = null,
+             public_scores_json = $6, private_scores_json = $7, probe_like = $8
          where id = $1",
     )
     .bind(id)
-    .bind(scores_json)
-    .bind(manifest_version)
-    .bind(scoring_ms)
+    .bind(&record.scores_json)
+    .bind(&record.manifest_version)
+    .bind(record.scoring_ms)
     .bind(now)
+    .bind(&record.public_scores_json)
+    .bind(&record.private_scores_json)
+    .bind(i64::from(record.probe_like))
     .execute(executor)
     .await?;
     Ok(())
+}
+
+/// Marks a scored submission of `user_id` final; false when it is not theirs, not scored
+/// or already final.
+pub async fn mark_final<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    id: i64,
+    user_id: i64,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "update submissions
+         set final_at = $3
+         where id = $1 and user_id = $2 and status = 'scored' and final_at is null",
+    )
+    .bind(id)
+    .bind(user_id)
+    .bind(now)
+    .execute(executor)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Withdraws a final entry of `user_id` from the board (it still counts against the
+/// finals limit); false when it is not theirs, not final or already withdrawn.
+pub async fn withdraw<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    id: i64,
+    user_id: i64,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "update submissions
+         set withdrawn_at = $3
+         where id = $1 and user_id = $2 and final_at is not null and withdrawn_at is null",
+    )
+    .bind(id)
+    .bind(user_id)
+    .bind(now)
+    .execute(executor)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// When a user marked submissions final since `since` (Unix ms), oldest first.
+pub async fn finals_since<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    user_id: i64,
+    since: i64,
+) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "select final_at
+         from submissions
+         where user_id = $1
+           and final_at is not null
+           and final_at > $2
+         order by final_at",
+    )
+    .bind(user_id)
+    .bind(since)
+    .fetch_all(executor)
+    .await
+}
+
+/// Scored submissions without split scores (scored before splits existed), to rescore.
+pub async fn list_scored_without_splits<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "select id
+         from submissions
+         where status = 'scored'
+           and public_scores_json is null
+         order by id",
+    )
+    .fetch_all(executor)
+    .await
+}
+
+/// A participant's activity for the organizers' probing view.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Activity {
+    /// The user.
+    pub user_id: i64,
+    /// Their name.
+    pub user_name: String,
+    /// Submissions of any status.
+    pub submissions: i64,
+    /// Scored submissions.
+    pub scored: i64,
+    /// Final submissions.
+    pub finals: i64,
+    /// Scored submissions that look like probes.
+    pub probes: i64,
+}
+
+/// Per user: submissions, scored, finals and probe-like ones, most active first. (Sums
+/// are cast: PostgreSQL sums bigints to numeric, which the Any driver cannot decode.)
+pub async fn activity<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+) -> Result<Vec<Activity>, sqlx::Error> {
+    sqlx::query_as(
+        "select s.user_id, u.name as user_name, count(*) as submissions,
+             cast(sum(case when s.status = 'scored' then 1 else 0 end) as bigint) as scored,
+             cast(sum(case when s.final_at is not null then 1 else 0 end) as bigint) as finals,
+             cast(sum(s.probe_like) as bigint) as probes
+         from submissions s
+         join users u on u.id = s.user_id
+         group by s.user_id, u.name
+         order by count(*) desc, u.name",
+    )
+    .fetch_all(executor)
+    .await
 }
 
 /// Records a failure with participant-safe text.
@@ -350,6 +505,19 @@ pub async fn set_hidden<'e, E: Executor<'e, Database = Any>>(
     .execute(executor)
     .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// Every scored final entry not hidden by an organizer nor withdrawn, oldest first (the
+/// main board).
+pub async fn list_final_visible<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+) -> Result<Vec<Submission>, sqlx::Error> {
+    let sql = format!(
+        "{SELECT_SUBMISSION} where s.status = 'scored' and s.hidden = 0
+             and s.final_at is not null and s.withdrawn_at is null
+         order by s.id"
+    );
+    sqlx::query_as(&sql).fetch_all(executor).await
 }
 
 /// Submissions flagged as baselines (hidden or not, in any state).

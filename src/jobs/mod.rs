@@ -1,6 +1,6 @@
 //! The scoring worker: claims jobs from the database, scores in `spawn_blocking` while
-//! renewing its lease, and records the result, the manifest version and the per-study
-//! outcomes in one transaction. The same loop runs inside `serve` and as `worker`.
+//! renewing its lease, and records the scores over the whole test set and over each
+//! split, the manifest version and the per-study outcomes in one transaction. The same loop runs inside `serve` and as `worker`.
 //!
 //! Every step is idempotent and keyed by submission id: a worker killed mid-scoring leaves
 //! a running job whose lease expires, and the next claim scores the same file again.
@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use scorer::{Evaluation, ScoreError};
+use scorer::{Evaluation, ScoreError, Split, StudyOutcome};
 
 use crate::clock;
 use crate::db::{jobs, submissions};
@@ -152,13 +152,11 @@ async fn record(
     let mut tx = state.db.pool().begin().await?;
     match outcome {
         Ok((evaluation, elapsed)) => {
-            let scores = serde_json::to_string(&evaluation.scores)?;
-            let outcomes = outcomes_json(&evaluation);
-            let ms = i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX);
-            let version = &state.testset.manifest_version;
-            submissions::record_scored(&mut *tx, id, &scores, version, ms, now).await?;
+            let record = scored_record(state, &evaluation, elapsed)?;
+            let outcomes = serde_json::to_string(&evaluation.outcomes)?;
+            submissions::record_scored(&mut *tx, id, &record, now).await?;
             submissions::upsert_outcomes(&mut *tx, id, &outcomes).await?;
-            tracing::info!(submission = id, ms, "scored");
+            tracing::info!(submission = id, ms = record.scoring_ms, "scored");
         }
         Err(Failure::Invalid(lines)) => {
             let details = serde_json::to_string(&lines)?;
@@ -184,20 +182,96 @@ async fn record(
     Ok(())
 }
 
-/// The per-study outcomes as JSON, in study order (organizers only).
-fn outcomes_json(evaluation: &Evaluation) -> String {
-    let rows: Vec<serde_json::Value> = evaluation
-        .outcomes
-        .iter()
-        .map(|o| {
-            serde_json::json!({
-                "category": o.category,
-                "true_severity": o.true_severity,
-                "identification": o.identification,
-                "severity": o.severity,
-                "dice": o.dice,
+/// The scores over the whole test set, the public split (live) and the private split
+/// (final), all with the service's secret-seeded bootstrap. Private scores are computed for
+/// every submission, so that marking one final needs no second scoring; they are shown
+/// only once it is final.
+fn scored_record(
+    state: &AppState,
+    evaluation: &Evaluation,
+    elapsed: Duration,
+) -> anyhow::Result<submissions::ScoredRecord> {
+    let testset = &state.testset;
+    let on = |split: Option<Split>| {
+        let scores = evaluation.scores_where(
+            |i| split.is_none_or(|split| testset.in_split(i, split)),
+            &testset.bootstrap,
+        );
+        serde_json::to_string(&scores)
+    };
+    Ok(submissions::ScoredRecord {
+        scores_json: on(None)?,
+        public_scores_json: on(Some(Split::Public))?,
+        private_scores_json: on(Some(Split::Private))?,
+        manifest_version: testset.manifest_version.clone(),
+        scoring_ms: i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX),
+        probe_like: looks_like_a_probe(&evaluation.outcomes),
+    })
+}
+
+/// Share of studies at one value beyond which a submission whose other studies are spread
+/// over several values looks like a probe.
+const PROBE_TIED_SHARE: f64 = 0.8;
+
+/// Whether per-study predictions look like a probe of the labels: most studies tied at one
+/// value while a few are spread out (the shape of Whitehill's attack), in the
+/// identification or the severity scores. Organizers see the flag; nothing is blocked.
+pub fn looks_like_a_probe(outcomes: &[StudyOutcome]) -> bool {
+    let probe = |values: Vec<f64>| {
+        let mut counts: Vec<(f64, usize)> = Vec::new();
+        for v in values {
+            match counts.iter_mut().find(|(x, _)| *x == v) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((v, 1)),
+            }
+        }
+        let total: usize = counts.iter().map(|(_, n)| n).sum();
+        let modal = counts.iter().map(|(_, n)| *n).max().unwrap_or(0);
+        total > 0
+            && modal as f64 >= PROBE_TIED_SHARE * total as f64
+            && modal < total
+            && counts.len() >= 3
+    };
+    probe(outcomes.iter().map(|o| o.identification).collect())
+        || probe(outcomes.iter().map(|o| o.severity).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::looks_like_a_probe;
+    use scorer::StudyOutcome;
+
+    fn outcomes(identification: &[f64]) -> Vec<StudyOutcome> {
+        identification
+            .iter()
+            .enumerate()
+            .map(|(i, &p)| StudyOutcome {
+                category: "covid".into(),
+                true_severity: 0.0,
+                identification: p,
+                severity: i as f64,
+                dice: None,
             })
-        })
-        .collect();
-    serde_json::Value::Array(rows).to_string()
+            .collect()
+    }
+
+    #[test]
+    fn most_studies_tied_and_a_few_spread_out_look_like_a_probe() {
+        let mut values = vec![0.5; 18];
+        values.extend([0.9, 0.1]);
+        assert!(looks_like_a_probe(&outcomes(&values)));
+    }
+
+    #[test]
+    fn ordinary_predictions_do_not_look_like_a_probe() {
+        let values: Vec<f64> = (0..20).map(|i| f64::from(i) / 20.0).collect();
+        assert!(!looks_like_a_probe(&outcomes(&values)));
+        // A hard 0/1 classifier ties everything at two values: not a probe either.
+        let hard: Vec<f64> = (0..20).map(|i| f64::from(i % 5 == 0)).collect();
+        let mut constant_severity = outcomes(&hard);
+        for o in &mut constant_severity {
+            o.severity = 1.0;
+        }
+        assert!(!looks_like_a_probe(&constant_severity));
+    }
 }

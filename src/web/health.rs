@@ -1,4 +1,6 @@
-//! Operational endpoints: `/healthz` (the database answers) and `/metrics` (Prometheus).
+//! Operational endpoints: `/healthz` (the database answers) and `/metrics` (Prometheus,
+//! organizers' token only: scoring durations and queue internals are side channels,
+//! EVALUATION.md 5.3).
 
 use axum::Router;
 use axum::extract::State;
@@ -9,6 +11,7 @@ use axum::routing::get;
 use crate::db::{jobs, submissions};
 use crate::error::AppError;
 use crate::state::AppState;
+use crate::web::auth::Organizer;
 
 /// The routes of this module.
 pub fn router() -> Router<AppState> {
@@ -22,7 +25,10 @@ async fn healthz(State(state): State<AppState>) -> Result<&'static str, AppError
     Ok("ok\n")
 }
 
-async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, AppError> {
+async fn metrics(
+    State(state): State<AppState>,
+    Organizer(_): Organizer,
+) -> Result<impl IntoResponse, AppError> {
     let (queued, running) = jobs::queue_length(state.db.pool()).await?;
     let by_status = submissions::count_by_status(state.db.pool()).await?;
     Ok((

@@ -5,7 +5,8 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use rayon::prelude::*;
 use volume::Geometry;
@@ -95,6 +96,8 @@ pub struct StudyTruth {
     pub geometry: Geometry,
     /// `pixdim[1..=3]` of the lung map's header.
     pub pixdim: [f64; 3],
+    /// How many times any study of these annotations was decoded (shared by all studies).
+    decodes: Arc<AtomicUsize>,
 }
 
 /// The loaded annotations directory. Holds only paths, categories and geometry; volumes
@@ -117,6 +120,14 @@ impl Annotations {
             .into_par_iter()
             .map(|(id, (category, split))| load_study(dir, id, category, split))
             .collect::<Result<Vec<_>, _>>()?;
+        let decodes = Arc::new(AtomicUsize::new(0));
+        let studies = studies
+            .into_iter()
+            .map(|study| StudyTruth {
+                decodes: decodes.clone(),
+                ..study
+            })
+            .collect();
         Ok(Self {
             dir: dir.to_owned(),
             index,
@@ -138,6 +149,14 @@ impl Annotations {
     /// Every study, in the order of [`Annotations::index`].
     pub fn studies(&self) -> &[StudyTruth] {
         &self.studies
+    }
+
+    /// How many times a study's hidden volumes were decoded since loading. The server's
+    /// tests check with it that an invalid submission reads nothing hidden.
+    pub fn volumes_decoded(&self) -> usize {
+        self.studies
+            .first()
+            .map_or(0, |s| s.decodes.load(Ordering::Relaxed))
     }
 
     /// The ground-truth affected percentage of every study (0 without lesion files),
@@ -172,6 +191,7 @@ pub struct DecodedTruth {
 impl StudyTruth {
     /// Decodes the lung map and every rater's mask.
     pub fn decode(&self) -> Result<DecodedTruth, AnnotationsError> {
+        self.decodes.fetch_add(1, Ordering::Relaxed);
         let lungs = masks::read_lungs(&self.lungs, &self.geometry)?;
         let raters = self
             .raters
@@ -356,5 +376,6 @@ fn load_study(
         raters,
         geometry,
         pixdim,
+        decodes: Arc::default(),
     })
 }

@@ -314,26 +314,67 @@ fn check_zip(
             counts: None,
         });
     }
-    // Once the submission is known to be invalid, the masks given are still checked, so
-    // that every problem is listed, but the hidden volumes are not decoded for nothing.
-    let mode = if problems.is_empty() {
-        mode
+    // Two passes, so that nothing hidden is read before the whole submission is known to be
+    // valid: what a participant observes of an invalid submission (its messages and the
+    // time they took) then depends only on the submission and the studies' public geometry
+    // (EVALUATION.md section 5.3). The first pass decodes every submitted mask against its
+    // study's grid; the second, only for a valid submission that is being scored, decodes
+    // the hidden annotations and counts. Masks decoded in the first pass are kept for the
+    // second while they fit in `KEEP_MASKS_BYTES`; beyond it they are decoded again.
+    let mask_bytes: u64 = given
+        .iter()
+        .map(|(position, _)| annotations.studies()[*position].geometry.voxel_count() as u64 / 8)
+        .sum();
+    let keep = mode == Mode::Score && mask_bytes <= KEEP_MASKS_BYTES;
+    let scoring = mode == Mode::Score;
+    progress.start(if scoring {
+        2 * given.len()
     } else {
-        Mode::Validate
-    };
-    progress.start(given.len());
-    let results: Vec<Result<Result<Option<StudyCounts>, String>, ScoreError>> = given
+        given.len()
+    });
+    let decoded: Vec<Result<Option<volume::Mask>, String>> = given
         .par_iter()
         .map_init(open, |zip, &(position, (index, name))| {
-            let result = measure_entry(annotations, zip, position, *index, name, mode);
+            let mask = decode_entry(annotations, zip, position, *index, name);
             progress.step();
-            result
+            mask.map(|m| keep.then_some(m))
         })
         .collect();
-    let mut counts = Vec::with_capacity(results.len());
-    for result in results {
+    let mut kept = Vec::with_capacity(decoded.len());
+    for result in decoded {
+        match result {
+            Ok(mask) => kept.push(mask),
+            Err(problem) => problems.push(problem),
+        }
+    }
+    if !problems.is_empty() || !scoring {
+        return Ok(Checked {
+            table,
+            counts: Some(vec![None; given.len()]),
+        });
+    }
+
+    let counted: Vec<Result<Result<StudyCounts, String>, ScoreError>> = given
+        .par_iter()
+        .zip(kept.into_par_iter())
+        .map_init(open, |zip, (&(position, (index, name)), mask)| {
+            let mask = match mask {
+                Some(mask) => mask,
+                None => match decode_entry(annotations, zip, position, *index, name) {
+                    Ok(mask) => mask,
+                    // Decoded once already: a second failure is the file changing under us.
+                    Err(problem) => return Ok(Err(problem)),
+                },
+            };
+            let counts = annotations.studies()[position].count(Some(&mask));
+            progress.step();
+            Ok(Ok(counts?))
+        })
+        .collect();
+    let mut counts = Vec::with_capacity(counted.len());
+    for result in counted {
         match result? {
-            Ok(study) => counts.push(study),
+            Ok(study) => counts.push(Some(study)),
             Err(problem) => problems.push(problem),
         }
     }
@@ -343,35 +384,32 @@ fn check_zip(
     })
 }
 
-/// Decodes one submitted mask, checks it, and (when scoring) counts it against the
-/// study's annotations. The inner error is a problem to show; the outer one is fatal.
-fn measure_entry(
+/// Decoded submitted masks are kept between the checking and the counting pass up to this
+/// many bytes (bit-packed: 101 studies of 512 x 512 x 300 voxels take about 1 GB).
+const KEEP_MASKS_BYTES: u64 = 512 << 20;
+
+/// Decodes one submitted mask and checks it against the study's public grid. Reads nothing
+/// hidden; the error is a problem to show.
+fn decode_entry(
     annotations: &Annotations,
     zip: &mut io::Result<zip::ZipArchive<io::BufReader<File>>>,
     position: usize,
     index: usize,
     name: &str,
-    mode: Mode,
-) -> Result<Result<Option<StudyCounts>, String>, ScoreError> {
+) -> Result<volume::Mask, String> {
     let study = &annotations.studies()[position];
     let zip = match zip {
         Ok(zip) => zip,
-        Err(err) => return Ok(Err(format!("{name}: cannot be read ({err})"))),
+        Err(err) => return Err(format!("{name}: cannot be read ({err})")),
     };
     let entry = match zip.by_index(index) {
         Ok(entry) => entry,
-        Err(err) => return Ok(Err(format!("{name}: cannot be inflated ({err})"))),
+        Err(err) => return Err(format!("{name}: cannot be inflated ({err})")),
     };
     let cap = max_entry_bytes(study.geometry.voxel_count());
     let reader = io::BufReader::with_capacity(1 << 16, archive::CappedReader::new(entry, cap));
-    let mask = match masks::read_submitted_mask(reader, &study.geometry, study.pixdim) {
-        Ok(mask) => mask,
-        Err(problem) => return Ok(Err(format!("{name}: {problem}"))),
-    };
-    if mode == Mode::Validate {
-        return Ok(Ok(None));
-    }
-    Ok(Ok(Some(study.count(Some(&mask))?)))
+    masks::read_submitted_mask(reader, &study.geometry, study.pixdim)
+        .map_err(|problem| format!("{name}: {problem}"))
 }
 
 /// The most bytes a zip entry may inflate to for a study of `voxels` voxels: a float64

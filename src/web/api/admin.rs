@@ -8,6 +8,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::clock;
+use crate::db::users::User;
 use crate::db::{jobs, submissions};
 use crate::error::{AppError, ErrorBody};
 use crate::state::AppState;
@@ -38,11 +39,15 @@ fn parse_flag(body: Result<Json<Flag>, JsonRejection>) -> Result<bool, AppError>
         })
 }
 
-async fn view(state: &AppState, id: i64) -> Result<Json<SubmissionView>, AppError> {
+async fn view(
+    state: &AppState,
+    organizer: &User,
+    id: i64,
+) -> Result<Json<SubmissionView>, AppError> {
     let submission = submissions::find_submission(state.db.pool(), id)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("no submission {id}")))?;
-    Ok(Json(submission.into()))
+    Ok(Json(SubmissionView::for_viewer(submission, organizer)))
 }
 
 /// Flags or unflags a submission as a reference baseline (the hook for issue 4's models).
@@ -63,7 +68,7 @@ async fn view(state: &AppState, id: i64) -> Result<Json<SubmissionView>, AppErro
 )]
 pub async fn set_baseline(
     State(state): State<AppState>,
-    Organizer(_): Organizer,
+    Organizer(organizer): Organizer,
     Path(id): Path<String>,
     body: Result<Json<Flag>, JsonRejection>,
 ) -> Result<Json<SubmissionView>, AppError> {
@@ -72,7 +77,7 @@ pub async fn set_baseline(
     if !submissions::set_baseline(state.db.pool(), id, value).await? {
         return Err(AppError::NotFound(format!("no submission {id}")));
     }
-    view(&state, id).await
+    view(&state, &organizer, id).await
 }
 
 /// Hides a submission from the board (or shows it again), e.g. to disqualify it.
@@ -93,7 +98,7 @@ pub async fn set_baseline(
 )]
 pub async fn set_hidden(
     State(state): State<AppState>,
-    Organizer(_): Organizer,
+    Organizer(organizer): Organizer,
     Path(id): Path<String>,
     body: Result<Json<Flag>, JsonRejection>,
 ) -> Result<Json<SubmissionView>, AppError> {
@@ -102,7 +107,7 @@ pub async fn set_hidden(
     if !submissions::set_hidden(state.db.pool(), id, value).await? {
         return Err(AppError::NotFound(format!("no submission {id}")));
     }
-    view(&state, id).await
+    view(&state, &organizer, id).await
 }
 
 /// Queues a submission to be scored again (after the annotations changed).
@@ -121,7 +126,7 @@ pub async fn set_hidden(
 )]
 pub async fn rescore(
     State(state): State<AppState>,
-    Organizer(_): Organizer,
+    Organizer(organizer): Organizer,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<SubmissionView>), AppError> {
     let id = parse_id(&id)?;
@@ -133,5 +138,5 @@ pub async fn rescore(
     }
     jobs::enqueue(state.db.pool(), id, clock::now_ms()).await?;
     state.jobs_ready.notify_one();
-    Ok((StatusCode::ACCEPTED, view(&state, id).await?))
+    Ok((StatusCode::ACCEPTED, view(&state, &organizer, id).await?))
 }

@@ -1,4 +1,5 @@
-//! `GET /api/v1/leaderboard`: the board's rows as JSON, or CSV with `?format=csv`.
+//! `GET /api/v1/leaderboard`: a board's rows as JSON, or CSV with `?format=csv`; the main
+//! (final) board by default, the live board with `?board=live`.
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
@@ -8,12 +9,16 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use crate::error::{AppError, ErrorBody};
-use crate::leaderboard::{self, Board};
+use scorer::MetricKey;
+
+use crate::leaderboard::{self, Board, BoardKind};
 use crate::state::AppState;
 
 /// Query parameters of the board.
 #[derive(Debug, Default, Deserialize)]
 pub struct BoardQuery {
+    /// `final` (default: final entries on the private split) or `live`.
+    board: Option<String>,
     /// Metric to sort by (default `auc_vs_all`); higher is better for every metric.
     sort: Option<String>,
     /// `true` lists every entry, not only each participant's best per method.
@@ -27,13 +32,14 @@ pub struct BoardQuery {
     get,
     path = "/api/v1/leaderboard",
     params(
+        ("board" = Option<String>, Query, description = "final (default): final entries ranked on the private split, with tie marks; live: every scored entry on the public split"),
         ("sort" = Option<String>, Query, description = "metric to sort by (default auc_vs_all); higher is better for every metric"),
         ("all" = Option<bool>, Query, description = "true lists every entry, not only each participant's best per method"),
         ("format" = Option<String>, Query, description = "json (default) or csv"),
     ),
     responses(
         (status = 200, description = "the board (CSV with format=csv)", body = Board),
-        (status = 400, description = "unknown sort metric or format", body = ErrorBody),
+        (status = 400, description = "unknown board, sort metric or format", body = ErrorBody),
     ),
     tag = "leaderboard"
 )]
@@ -55,8 +61,14 @@ pub async fn show(
             });
         }
     };
-    let board =
-        leaderboard::build(&state, query.sort.as_deref(), query.all.unwrap_or(false)).await?;
+    let kind = parse_board(query.board.as_deref())?;
+    let board = leaderboard::build(
+        &state,
+        kind,
+        query.sort.as_deref(),
+        query.all.unwrap_or(false),
+    )
+    .await?;
     if csv {
         let text = to_csv(&board)?;
         Ok((
@@ -64,7 +76,10 @@ pub async fn show(
                 (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
                 (
                     header::CONTENT_DISPOSITION,
-                    "attachment; filename=\"leaderboard.csv\"",
+                    match kind {
+                        BoardKind::Final => "attachment; filename=\"leaderboard.csv\"",
+                        BoardKind::Live => "attachment; filename=\"leaderboard-live.csv\"",
+                    },
                 ),
             ],
             text,
@@ -72,6 +87,17 @@ pub async fn show(
             .into_response())
     } else {
         Ok(Json(board).into_response())
+    }
+}
+
+/// `final` (the default) or `live`.
+pub fn parse_board(text: Option<&str>) -> Result<BoardKind, AppError> {
+    match text {
+        None => Ok(BoardKind::Final),
+        Some(text) => BoardKind::parse(text).ok_or_else(|| AppError::BadRequest {
+            message: format!("unknown board {:?}", text.escape_default().to_string()),
+            details: vec!["use board=final or board=live".to_owned()],
+        }),
     }
 }
 
@@ -107,11 +133,7 @@ fn to_csv(board: &Board) -> anyhow::Result<String> {
     }
     head.push("tied_with_leader".to_owned());
     out.write_record(&head)?;
-    let number = |v: Option<&serde_json::Value>| {
-        v.and_then(serde_json::Value::as_f64)
-            .map(|x| x.to_string())
-            .unwrap_or_default()
-    };
+    let number = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
     for row in &board.rows {
         let mut record = vec![
             row.rank.to_string(),
@@ -122,10 +144,11 @@ fn to_csv(board: &Board) -> anyhow::Result<String> {
             row.created_at.clone(),
         ];
         for metric in &board.metrics {
-            let ci = row.scores.get(format!("{metric}_ci"));
-            record.push(number(row.scores.get(metric)));
-            record.push(number(ci.and_then(|c| c.get(0))));
-            record.push(number(ci.and_then(|c| c.get(1))));
+            let found = MetricKey::parse(metric).and_then(|k| row.scores.metric(&k).copied());
+            let ci = found.and_then(|m| m.ci);
+            record.push(number(found.and_then(|m| m.value)));
+            record.push(number(ci.map(|[lo, _]| lo)));
+            record.push(number(ci.map(|[_, hi]| hi)));
         }
         record.push(
             row.tied_with_leader

@@ -26,9 +26,17 @@ pub struct Me {
     pub remaining_today: Option<i64>,
     /// When the next submission is allowed (RFC 3339; now when some are left).
     pub next_submission_allowed_at: String,
+    /// Submissions that may be marked final per rolling 30 days (`null`: no limit).
+    pub finals_per_30_days: Option<u32>,
+    /// Submissions marked final in the last 30 days.
+    pub finals_used: i64,
+    /// Finals left now (`null`: no limit).
+    pub finals_remaining: Option<i64>,
+    /// When the next final is allowed (RFC 3339; now when some are left).
+    pub next_final_allowed_at: String,
 }
 
-/// The caller's identity and quota.
+/// The caller's identity, daily quota and finals limit.
 #[utoipa::path(
     get,
     path = "/api/v1/me",
@@ -41,7 +49,12 @@ pub async fn show(
     CurrentUser(user): CurrentUser,
 ) -> Result<Json<Me>, AppError> {
     let quota = intake::quota(&state, &user).await?;
+    let finals = intake::finals_quota(&state, &user).await?;
     Ok(Json(Me {
+        finals_per_30_days: finals.limit,
+        finals_used: finals.used,
+        finals_remaining: finals.remaining(),
+        next_final_allowed_at: clock::rfc3339(finals.next_allowed_at),
         name: user.name.clone(),
         role: user.role.as_str().to_owned(),
         daily_quota: quota.limit,

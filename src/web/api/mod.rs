@@ -28,6 +28,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
                 .layer(DefaultBodyLimit::max(body_limit)),
         )
         .route("/submissions/{id}", get(submissions::show))
+        .route("/submissions/{id}/final", post(submissions::mark_final))
+        .route("/submissions/{id}/withdraw", post(submissions::withdraw))
         .route(
             "/validate",
             post(submissions::validate).layer(DefaultBodyLimit::max(body_limit)),

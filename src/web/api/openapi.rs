@@ -13,12 +13,14 @@ use super::{admin, leaderboard, me, submissions};
     info(
         title = "TriageBoard API",
         version = "1",
-        description = "Submit predictions for the hidden CT test set, poll their scores, read the board. Scores follow EVALUATION.md section 4; nothing per-study is ever returned."
+        description = "Submit predictions for the hidden CT test set, poll their scores, read the board. Scores follow EVALUATION.md section 4 at display precision (3 decimals): live scores over the public split for every submission, final scores over the private split for submissions marked final. Nothing per-study is ever returned."
     ),
     paths(
         submissions::create,
         submissions::list_mine,
         submissions::show,
+        submissions::mark_final,
+        submissions::withdraw,
         submissions::validate,
         leaderboard::show,
         me::show,
@@ -30,6 +32,7 @@ use super::{admin, leaderboard, me, submissions};
         crate::error::ErrorBody,
         crate::leaderboard::Board,
         crate::leaderboard::Row,
+        crate::leaderboard::BoardKind,
         submissions::Accepted,
         submissions::SubmissionView,
         submissions::UploadForm,

@@ -7,16 +7,25 @@ use axum::http::{HeaderMap, StatusCode, header};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::clock;
+use scorer::Scores;
+
 use crate::db::submissions::{self, Submission};
+use crate::db::users::User;
 use crate::error::{AppError, ErrorBody};
 use crate::intake;
 use crate::state::AppState;
 use crate::web::auth::CurrentUser;
 use crate::web::upload;
+use crate::{clock, disclosure};
 
 /// The text fields a submission form may carry beside `file`.
-pub const TEXT_FIELDS: [&str; 4] = ["method", "description", "paper_url", "code_url"];
+pub const TEXT_FIELDS: [&str; 5] = [
+    "method",
+    "description",
+    "paper_url",
+    "code_url",
+    "reference_model",
+];
 
 /// The answer to an accepted upload.
 #[derive(Debug, Serialize, ToSchema)]
@@ -30,6 +39,10 @@ pub struct Accepted {
 }
 
 /// A submission as its owner (or an organizer) sees it.
+///
+/// Participants read scores at display precision, live scores always and final scores
+/// once the submission is final; organizers read full precision, the private split's
+/// scores of every submission, the scores over the whole test set and the scoring time.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SubmissionView {
     /// Id.
@@ -40,12 +53,26 @@ pub struct SubmissionView {
     pub error: Option<String>,
     /// Every validation problem found, when invalid.
     pub details: Vec<String>,
-    /// The scores of EVALUATION.md section 4, once scored.
+    /// Live scores: the metrics of EVALUATION.md section 4 over the public split.
     #[schema(value_type = Option<Object>)]
-    pub scores: Option<serde_json::Value>,
-    /// When it was uploaded (RFC 3339).
+    pub live_scores: Option<Scores>,
+    /// Final scores: the same over the private split, once the submission is final.
+    #[schema(value_type = Option<Object>)]
+    pub final_scores: Option<Scores>,
+    /// Organizers only: the metrics over the whole test set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub full_scores: Option<Scores>,
+    /// Marked final (it counts against the finals limit and enters the main board).
+    #[serde(rename = "final")]
+    pub is_final: bool,
+    /// When it was marked final (RFC 3339).
+    pub final_at: Option<String>,
+    /// A final entry withdrawn from the main board (it still counts).
+    pub withdrawn: bool,
+    /// When it was uploaded (RFC 3339, to the second).
     pub created_at: String,
-    /// When scoring finished (RFC 3339).
+    /// When scoring finished (RFC 3339, to the second).
     pub scored_at: Option<String>,
     /// The submitter.
     pub participant: String,
@@ -65,16 +92,46 @@ pub struct SubmissionView {
     pub sha256: String,
     /// Flagged as a reference baseline.
     pub baseline: bool,
+    /// The reference model behind a baseline.
+    pub reference_model: Option<String>,
     /// Hidden from the board by an organizer.
     pub hidden: bool,
     /// The manifest version it was scored against.
     pub manifest_version: Option<String>,
+    /// Organizers only: scoring time in milliseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scoring_ms: Option<i64>,
+    /// Organizers only: whether the predictions look like a probe of the labels.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probe_like: Option<bool>,
 }
 
-impl From<Submission> for SubmissionView {
-    fn from(s: Submission) -> Self {
+fn parse_scores(json: Option<&str>) -> Option<Scores> {
+    json.and_then(|j| serde_json::from_str(j).ok())
+}
+
+impl SubmissionView {
+    /// The submission as `viewer` may see it: the owner, or an organizer.
+    pub fn for_viewer(s: Submission, viewer: &User) -> Self {
+        let organizer = viewer.is_organizer();
+        let shown = |scores: Option<Scores>| {
+            if organizer {
+                scores
+            } else {
+                scores.as_ref().map(disclosure::for_participant)
+            }
+        };
+        let is_final = s.final_at.is_some();
         Self {
             id: s.id,
+            live_scores: shown(parse_scores(s.public_scores_json.as_deref())),
+            final_scores: shown(
+                parse_scores(s.private_scores_json.as_deref()).filter(|_| organizer || is_final),
+            ),
+            full_scores: parse_scores(s.scores_json.as_deref()).filter(|_| organizer),
+            is_final,
+            final_at: s.final_at.map(clock::rfc3339),
+            withdrawn: s.withdrawn_at.is_some(),
             status: s.status,
             error: s.error,
             details: s
@@ -82,10 +139,6 @@ impl From<Submission> for SubmissionView {
                 .as_deref()
                 .and_then(|j| serde_json::from_str(j).ok())
                 .unwrap_or_default(),
-            scores: s
-                .scores_json
-                .as_deref()
-                .and_then(|j| serde_json::from_str(j).ok()),
             created_at: clock::rfc3339(s.created_at),
             scored_at: s.scored_at.map(clock::rfc3339),
             participant: s.user_name,
@@ -97,10 +150,26 @@ impl From<Submission> for SubmissionView {
             size_bytes: s.size_bytes,
             sha256: s.sha256,
             baseline: s.baseline != 0,
+            reference_model: s.reference_model,
             hidden: s.hidden != 0,
             manifest_version: s.manifest_version,
+            scoring_ms: s.scoring_ms.filter(|_| organizer),
+            probe_like: organizer.then_some(s.probe_like != 0),
         }
     }
+}
+
+/// One of the caller's submissions, or the one 404 for missing and foreign ids alike.
+pub async fn own_submission(
+    state: &AppState,
+    user: &User,
+    id: &str,
+) -> Result<Submission, AppError> {
+    let number: i64 = id.parse().map_err(|_| intake::no_submission(id))?;
+    submissions::find_submission(state.db.pool(), number)
+        .await?
+        .filter(|s| s.user_id == user.id || user.is_organizer())
+        .ok_or_else(|| intake::no_submission(number))
 }
 
 /// The answer of a successful validation.
@@ -128,6 +197,9 @@ pub struct UploadForm {
     paper_url: Option<String>,
     /// Link to code.
     code_url: Option<String>,
+    /// Organizers only: the reference model a baseline comes from (it is then entered
+    /// as a final baseline).
+    reference_model: Option<String>,
 }
 
 /// Refuses a body that announces more bytes than the cap allows, before reading it.
@@ -203,7 +275,11 @@ pub async fn list_mine(
     CurrentUser(user): CurrentUser,
 ) -> Result<Json<Vec<SubmissionView>>, AppError> {
     let rows = submissions::list_for_user(state.db.pool(), user.id).await?;
-    Ok(Json(rows.into_iter().map(SubmissionView::from).collect()))
+    Ok(Json(
+        rows.into_iter()
+            .map(|s| SubmissionView::for_viewer(s, &user))
+            .collect(),
+    ))
 }
 
 /// One submission: status, validation messages, scores.
@@ -214,8 +290,7 @@ pub async fn list_mine(
     responses(
         (status = 200, body = SubmissionView),
         (status = 401, body = ErrorBody),
-        (status = 403, description = "another participant's submission", body = ErrorBody),
-        (status = 404, body = ErrorBody),
+        (status = 404, description = "no such submission of yours (the same answer for another participant's)", body = ErrorBody),
     ),
     security(("bearer" = [])),
     tag = "submissions"
@@ -225,22 +300,61 @@ pub async fn show(
     CurrentUser(user): CurrentUser,
     Path(id): Path<String>,
 ) -> Result<Json<SubmissionView>, AppError> {
-    let not_found = || {
-        AppError::NotFound(format!(
-            "no submission {:?}",
-            id.escape_default().to_string()
-        ))
-    };
-    let id_number: i64 = id.parse().map_err(|_| not_found())?;
-    let submission = submissions::find_submission(state.db.pool(), id_number)
-        .await?
-        .ok_or_else(not_found)?;
-    if submission.user_id != user.id && !user.is_organizer() {
-        return Err(AppError::Forbidden(
-            "this submission belongs to another participant".to_owned(),
-        ));
-    }
-    Ok(Json(submission.into()))
+    let submission = own_submission(&state, &user, &id).await?;
+    Ok(Json(SubmissionView::for_viewer(submission, &user)))
+}
+
+/// Marks a scored submission final: it is scored on the private split and enters the
+/// main board. At most the configured number per rolling 30 days (`GET /api/v1/me` says how
+/// many are left and when the next one frees up); it cannot be undone.
+#[utoipa::path(
+    post,
+    path = "/api/v1/submissions/{id}/final",
+    params(("id" = i64, Path, description = "submission id")),
+    responses(
+        (status = 200, description = "now final; the view carries its final scores", body = SubmissionView),
+        (status = 401, body = ErrorBody),
+        (status = 404, description = "no such submission of yours", body = ErrorBody),
+        (status = 409, description = "not scored yet, or already final", body = ErrorBody),
+        (status = 429, description = "finals limit reached; Retry-After says until when", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+    tag = "submissions"
+)]
+pub async fn mark_final(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<String>,
+) -> Result<Json<SubmissionView>, AppError> {
+    let number = own_submission(&state, &user, &id).await?.id;
+    intake::mark_final(&state, &user, number).await?;
+    let submission = own_submission(&state, &user, &id).await?;
+    Ok(Json(SubmissionView::for_viewer(submission, &user)))
+}
+
+/// Withdraws a final entry from the main board. It still counts against the finals limit.
+#[utoipa::path(
+    post,
+    path = "/api/v1/submissions/{id}/withdraw",
+    params(("id" = i64, Path, description = "submission id")),
+    responses(
+        (status = 200, body = SubmissionView),
+        (status = 401, body = ErrorBody),
+        (status = 404, description = "no such submission of yours", body = ErrorBody),
+        (status = 409, description = "not final, or already withdrawn", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+    tag = "submissions"
+)]
+pub async fn withdraw(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<String>,
+) -> Result<Json<SubmissionView>, AppError> {
+    let number = own_submission(&state, &user, &id).await?.id;
+    intake::withdraw(&state, &user, number).await?;
+    let submission = own_submission(&state, &user, &id).await?;
+    Ok(Json(SubmissionView::for_viewer(submission, &user)))
 }
 
 /// Checks a file's format against the test set without scoring it and without using

@@ -1,4 +1,6 @@
-//! The board page, modelled on the paper's Table 2, and its forest plot.
+//! The board pages, modelled on the paper's Table 2, and their forest plots: `/` is the
+//! main board (final entries on the private split, with tie marks), `/live` the live
+//! board (every scored entry on the public split).
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -6,9 +8,11 @@ use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 
-use super::{Nav, fmt_ci, fmt_value, metric, metric_label, plot, render};
+use scorer::{MetricKey, Scores};
+
+use super::{Nav, fmt_ci, fmt_value, metric_cells, plot, render};
 use crate::error::AppError;
-use crate::leaderboard;
+use crate::leaderboard::{self, BoardKind};
 use crate::state::AppState;
 use crate::web::session::{CsrfToken, MaybeUser};
 
@@ -78,11 +82,20 @@ type PaperValue = (&'static str, f64, Option<[f64; 2]>);
 pub(super) struct BoardParams {
     sort: Option<String>,
     all: Option<String>,
+    board: Option<String>,
 }
 
 impl BoardParams {
     fn all(&self) -> bool {
         matches!(self.all.as_deref(), Some("true" | "1" | "on"))
+    }
+}
+
+/// The path of a board's page.
+fn page_path(kind: BoardKind) -> &'static str {
+    match kind {
+        BoardKind::Final => "/",
+        BoardKind::Live => "/live",
     }
 }
 
@@ -108,17 +121,6 @@ struct Row {
     cells: Vec<Cell>,
 }
 
-/// The reference model behind a baseline entered by [`crate::baselines`], if it is one.
-fn reference_model_of(participant: &str, method: &str) -> Option<String> {
-    if participant != crate::baselines::REFERENCE_USER {
-        return None;
-    }
-    reference_model::zoo::NAMES.iter().find_map(|&name| {
-        let title = reference_model::zoo::config(name).ok()?.title;
-        (method == format!("{title} (reference)")).then(|| name.to_owned())
-    })
-}
-
 struct PaperRow {
     method: String,
     cells: Vec<Cell>,
@@ -128,6 +130,7 @@ struct PaperRow {
 #[template(path = "board.html")]
 struct BoardPage {
     nav: Nav,
+    live: bool,
     sort_label: String,
     all: bool,
     toggle_href: String,
@@ -137,34 +140,49 @@ struct BoardPage {
     plot_src: String,
 }
 
-pub(super) async fn show(
+pub(super) async fn show_final(
+    state: State<AppState>,
+    user: MaybeUser,
+    csrf: CsrfToken,
+    Query(params): Query<BoardParams>,
+) -> Result<Html<String>, AppError> {
+    show(state, user, csrf, BoardKind::Final, params).await
+}
+
+pub(super) async fn show_live(
+    state: State<AppState>,
+    user: MaybeUser,
+    csrf: CsrfToken,
+    Query(params): Query<BoardParams>,
+) -> Result<Html<String>, AppError> {
+    show(state, user, csrf, BoardKind::Live, params).await
+}
+
+async fn show(
     State(state): State<AppState>,
     MaybeUser(user): MaybeUser,
     CsrfToken(csrf): CsrfToken,
-    Query(params): Query<BoardParams>,
+    kind: BoardKind,
+    params: BoardParams,
 ) -> Result<Html<String>, AppError> {
     let all = params.all();
-    let board = leaderboard::build(&state, params.sort.as_deref(), all).await?;
+    let board = leaderboard::build(&state, kind, params.sort.as_deref(), all).await?;
+    let path = page_path(kind);
     let suffix = if all { "&all=true" } else { "" };
-    let columns = board
-        .metrics
+    let keys: Vec<MetricKey> = leaderboard::metric_keys(&state);
+    let columns = keys
         .iter()
         .map(|key| Column {
-            label: metric_label(key),
-            href: format!("/?sort={key}{suffix}"),
-            sorted: *key == board.sort,
+            label: key.label(),
+            href: format!("{path}?sort={key}{suffix}"),
+            sorted: key.to_string() == board.sort,
         })
         .collect();
-    let cells = |scores: &serde_json::Value| -> Vec<Cell> {
-        board
-            .metrics
-            .iter()
+    let cells = |scores: &Scores| -> Vec<Cell> {
+        keys.iter()
             .map(|key| {
-                let (value, ci) = metric(scores, key);
-                Cell {
-                    value: fmt_value(value),
-                    ci: fmt_ci(ci),
-                }
+                let (value, ci) = metric_cells(scores, key);
+                Cell { value, ci }
             })
             .collect()
     };
@@ -176,7 +194,7 @@ pub(super) async fn show(
             method: row.method.clone(),
             participant: row.participant.clone(),
             baseline: row.baseline,
-            card: reference_model_of(&row.participant, &row.method),
+            card: row.reference_model.clone(),
             tied: row.tied_with_leader == Some(true),
             cells: cells(&row.scores),
         })
@@ -185,11 +203,10 @@ pub(super) async fn show(
         .iter()
         .map(|(method, values)| PaperRow {
             method: (*method).to_owned(),
-            cells: board
-                .metrics
+            cells: keys
                 .iter()
                 .map(|key| {
-                    let found = values.iter().find(|(k, _, _)| k == key);
+                    let found = values.iter().find(|(k, _, _)| *k == key.to_string());
                     Cell {
                         value: fmt_value(found.map(|(_, v, _)| *v)),
                         ci: fmt_ci(found.and_then(|(_, _, ci)| *ci)),
@@ -198,22 +215,30 @@ pub(super) async fn show(
                 .collect(),
         })
         .collect();
+    let sort_label = MetricKey::parse(&board.sort)
+        .map(|k| k.label())
+        .unwrap_or_default();
+    let board_param = match kind {
+        BoardKind::Final => "",
+        BoardKind::Live => "board=live&",
+    };
     let page = BoardPage {
         nav: Nav::new(user.as_ref(), &csrf),
-        sort_label: metric_label(&board.sort),
+        live: kind == BoardKind::Live,
+        sort_label,
         all,
         toggle_href: if all {
-            format!("/?sort={}", board.sort)
+            format!("{path}?sort={}", board.sort)
         } else {
-            format!("/?sort={}&all=true", board.sort)
+            format!("{path}?sort={}&all=true", board.sort)
         },
         columns,
         rows,
         paper_rows,
         plot_src: format!(
-            "/plot/{}.svg{}",
+            "/plot/{}.svg?{board_param}{}",
             board.sort,
-            if all { "?all=true" } else { "" }
+            if all { "all=true" } else { "" }
         ),
     };
     render(&page)
@@ -228,27 +253,25 @@ pub(super) async fn plot(
     let metric_key = file
         .strip_suffix(".svg")
         .ok_or_else(|| AppError::NotFound("plots are served as <metric>.svg".to_owned()))?;
-    let board = leaderboard::build(&state, Some(metric_key), params.all()).await?;
+    let kind = crate::web::api::leaderboard::parse_board(params.board.as_deref())?;
+    let board = leaderboard::build(&state, kind, Some(metric_key), params.all()).await?;
+    let key = leaderboard::parse_sort(&state, Some(metric_key))?;
     let entries: Vec<plot::Entry> = board
         .rows
         .iter()
         .filter_map(|row| {
-            let (value, ci) = metric(&row.scores, metric_key);
+            let metric = row.scores.metric(&key)?;
             Some(plot::Entry {
                 label: format!("{}. {} ({})", row.rank, row.method, row.participant),
-                value: value?,
-                ci,
+                value: metric.value?,
+                ci: metric.ci,
                 highlight: row.baseline,
             })
         })
         .collect();
-    let range = if metric_key == "spearman" {
-        (-1.0, 1.0)
-    } else {
-        (0.0, 1.0)
-    };
+    let range = key.range();
     let svg = tokio::task::spawn_blocking({
-        let title = format!("{} with 95% intervals", metric_label(metric_key));
+        let title = format!("{} with 95% intervals", key.label());
         move || plot::forest(&title, &entries, range)
     })
     .await

@@ -44,11 +44,10 @@ pub(super) async fn about(
     CsrfToken(csrf): CsrfToken,
 ) -> Result<Html<String>, AppError> {
     let categories: Vec<String> = metric_keys(&state)
-        .iter()
-        .filter_map(|k| {
-            k.strip_prefix("auc_vs_")
-                .filter(|c| *c != "all")
-                .map(str::to_owned)
+        .into_iter()
+        .filter_map(|k| match k {
+            scorer::MetricKey::AucVs(category) => Some(category),
+            _ => None,
         })
         .collect();
     render(&AboutPage {

@@ -18,6 +18,8 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 
+use scorer::{MetricKey, Scores};
+
 use crate::db::users::User;
 use crate::error::AppError;
 use crate::state::AppState;
@@ -27,7 +29,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
     let body_limit = usize::try_from(state.config.max_upload_bytes.saturating_add(64 * 1024))
         .unwrap_or(usize::MAX);
     Router::new()
-        .route("/", get(board::show))
+        .route("/", get(board::show_final))
+        .route("/live", get(board::show_live))
         .route("/plot/{file}", get(board::plot))
         .route("/about", get(info::about))
         .route("/api", get(info::api))
@@ -45,6 +48,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
         )
         .route("/submissions/{id}", get(submit::show))
         .route("/submissions/{id}/status.json", get(submit::status))
+        .route("/submissions/{id}/final", post(submit::mark_final))
+        .route("/submissions/{id}/withdraw", post(submit::withdraw))
         .route(
             "/submissions/{id}/plots/{file}",
             get(submit::organizer_plot),
@@ -165,31 +170,16 @@ pub fn fmt_ci(ci: Option<[f64; 2]>) -> String {
     ci.map_or_else(String::new, |[lo, hi]| format!("[{lo:.3}, {hi:.3}]"))
 }
 
-/// A metric's value and interval in a scores object.
-pub fn metric(scores: &serde_json::Value, key: &str) -> (Option<f64>, Option<[f64; 2]>) {
-    let value = scores.get(key).and_then(serde_json::Value::as_f64);
-    let ci = scores
-        .get(format!("{key}_ci"))
-        .and_then(|c| Some([c.get(0)?.as_f64()?, c.get(1)?.as_f64()?]));
-    (value, ci)
-}
-
-/// The label of a metric key.
-pub fn metric_label(key: &str) -> String {
-    match key {
-        "auc_vs_all" => "AUC vs all".to_owned(),
-        "spearman" => "Spearman ρ".to_owned(),
-        "dice" => "Dice".to_owned(),
-        other => match other.strip_prefix("auc_vs_") {
-            Some(category) => format!("AUC vs {category}"),
-            None => other.to_owned(),
-        },
-    }
+/// A metric's value and interval as two cells' text (`—` and nothing when undefined or
+/// absent). The scores given are already at display precision where a participant reads.
+pub fn metric_cells(scores: &Scores, key: &MetricKey) -> (String, String) {
+    let metric = scores.metric(key).copied().unwrap_or_default();
+    (fmt_value(metric.value), fmt_ci(metric.ci))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{fmt_ci, fmt_value, metric, metric_label};
+    use super::{fmt_ci, fmt_value};
 
     #[test]
     fn undefined_metrics_show_a_dash_never_a_number() {
@@ -197,13 +187,5 @@ mod tests {
         assert_eq!(fmt_value(Some(0.95123)), "0.951");
         assert_eq!(fmt_ci(None), "");
         assert_eq!(fmt_ci(Some([-0.5, 1.0])), "[-0.500, 1.000]");
-    }
-
-    #[test]
-    fn metrics_are_read_with_their_intervals() {
-        let scores = serde_json::json!({"dice": null, "dice_ci": null, "spearman": 0.5, "spearman_ci": [0.1, 0.8]});
-        assert_eq!(metric(&scores, "dice"), (None, None));
-        assert_eq!(metric(&scores, "spearman"), (Some(0.5), Some([0.1, 0.8])));
-        assert_eq!(metric_label("auc_vs_pneumonia"), "AUC vs pneumonia");
     }
 }

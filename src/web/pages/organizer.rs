@@ -9,14 +9,14 @@ use axum::http::header;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::submit::{ListPage, ListRow};
+use super::submit::{ActivityRow, ListPage, ListRow};
 use super::{Nav, PageError, render};
 use crate::db::users::User;
 use crate::db::{jobs, submissions};
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::web::session::{CsrfToken, PageUser};
-use crate::{baselines, clock};
+use crate::{baselines, clock, disclosure};
 
 fn organizer(user: &User) -> Result<(), AppError> {
     if user.is_organizer() {
@@ -52,13 +52,39 @@ pub(super) async fn list(
     let (queued, running) = jobs::queue_length(state.db.pool())
         .await
         .map_err(|e| wrap(e.into()))?;
+    let (point_bits, all_bits) = disclosure::final_bits(&state.testset);
+    let activity = submissions::activity(state.db.pool())
+        .await
+        .map_err(|e| wrap(e.into()))?
+        .into_iter()
+        .map(|a| ActivityRow {
+            bits: format!(
+                "{:.0} ({:.0})",
+                a.finals as f64 * point_bits,
+                a.finals as f64 * all_bits
+            ),
+            participant: a.user_name,
+            submissions: a.submissions,
+            scored: a.scored,
+            finals: a.finals,
+            probes: a.probes,
+        })
+        .collect();
     render(&ListPage {
         nav: nav.clone(),
         heading: "Every submission".to_owned(),
         quota_line: format!("{queued} queued, {running} being scored."),
         organizer: true,
-        rows: rows.into_iter().map(ListRow::from).collect(),
+        rows: rows
+            .into_iter()
+            .map(|s| ListRow::for_viewer(s, &user))
+            .collect(),
         reference: Some(reference_status(&state)),
+        activity,
+        bits_line: format!(
+            "One final reveals at most {point_bits:.0} bits about the private split through its point estimates, {all_bits:.0} with its interval bounds (docs/integrity.md says how this bound is computed); the private split's labels hold about {:.0} bits.",
+            disclosure::private_label_bits(&state.testset)
+        ),
     })
     .map_err(wrap)
 }

@@ -1,18 +1,18 @@
 //! The upload page, the submission page (live status) and "my submissions".
 
 use askama::Template;
-use axum::Json;
 use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, Path, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::{Form, Json};
 
-use super::{Nav, PageError, fmt_ci, fmt_value, metric, metric_label, render};
+use super::{Nav, PageError, fmt_value, metric_cells, render};
 use crate::clock;
 use crate::db::submissions::{self, Status};
 use crate::db::users::User;
 use crate::error::AppError;
-use crate::intake::{self, Quota};
+use crate::intake::{self, FinalsQuota, Quota};
 use crate::leaderboard::metric_keys;
 use crate::state::AppState;
 use crate::web::api::submissions::{SubmissionView, TEXT_FIELDS};
@@ -135,10 +135,10 @@ async fn accept(
     intake::accept(state, user, received).await
 }
 
-struct ScoreCell {
+/// One metric's row on the submission page: live, final and (organizers) whole-set cells.
+struct ScoreRow {
     label: String,
-    value: String,
-    ci: String,
+    cells: Vec<(String, String)>,
 }
 
 #[derive(Template)]
@@ -147,70 +147,154 @@ struct SubmissionPage {
     nav: Nav,
     s: SubmissionView,
     done: bool,
-    cells: Vec<ScoreCell>,
+    /// Column headings of the scores table, after "Metric".
+    score_columns: Vec<String>,
+    score_rows: Vec<ScoreRow>,
     sources: String,
     organizer_plots: bool,
+    /// The owner may mark it final now (scored, not final).
+    can_mark_final: bool,
+    /// The owner may withdraw it from the main board (final, not withdrawn).
+    can_withdraw: bool,
+    /// The finals limit in one sentence.
+    finals_line: String,
 }
 
+/// The one 404 for another participant's submission and a missing one.
 async fn visible_submission(
     state: &AppState,
     user: &User,
-    id: i64,
+    id: &str,
 ) -> Result<submissions::Submission, AppError> {
-    let submission = submissions::find_submission(state.db.pool(), id)
-        .await?
-        .ok_or_else(|| AppError::NotFound(format!("no submission {id}")))?;
-    if submission.user_id != user.id && !user.is_organizer() {
-        return Err(AppError::Forbidden(
-            "this submission belongs to another participant".to_owned(),
-        ));
+    crate::web::api::submissions::own_submission(state, user, id).await
+}
+
+/// The finals limit as the page says it.
+pub(super) fn finals_line(quota: &FinalsQuota) -> String {
+    match quota.remaining() {
+        None => "Organizers have no limit on final submissions.".to_owned(),
+        Some(0) => format!(
+            "You have marked {} final in the last 30 days, the limit; the next final is allowed at {} (UTC).",
+            quota.used,
+            clock::rfc3339(quota.next_allowed_at)
+        ),
+        Some(left) => format!(
+            "You may mark {left} more submission{} final in the current 30 days; it is scored on the private split and enters the main board, and it cannot be undone.",
+            if left == 1 { "" } else { "s" }
+        ),
     }
-    Ok(submission)
 }
 
 pub(super) async fn show(
     State(state): State<AppState>,
     PageUser(user): PageUser,
     CsrfToken(csrf): CsrfToken,
-    Path(id): Path<i64>,
+    Path(id): Path<String>,
 ) -> Result<Html<String>, PageError> {
     let nav = Nav::new(Some(&user), &csrf);
-    let submission = visible_submission(&state, &user, id)
-        .await
-        .map_err(|e| PageError::new(e, nav.clone()))?;
+    let wrap = |e: AppError| PageError::new(e, nav.clone());
+    let submission = visible_submission(&state, &user, &id).await.map_err(wrap)?;
+    let own = submission.user_id == user.id;
     let done = matches!(submission.status(), Status::Scored | Status::Failed);
-    let view = SubmissionView::from(submission);
-    let (cells, sources) = match &view.scores {
-        Some(scores) => (
-            metric_keys(&state)
-                .iter()
-                .map(|key| {
-                    let (value, ci) = metric(scores, key);
-                    ScoreCell {
-                        label: metric_label(key),
-                        value: fmt_value(value),
-                        ci: fmt_ci(ci),
-                    }
-                })
-                .collect(),
+    let view = SubmissionView::for_viewer(submission, &user);
+    let mut columns: Vec<(String, &Option<scorer::Scores>)> =
+        vec![("Live: public split".to_owned(), &view.live_scores)];
+    if view.final_scores.is_some() {
+        columns.push(("Final: private split".to_owned(), &view.final_scores));
+    }
+    if view.full_scores.is_some() {
+        columns.push(("Whole test set (organizers)".to_owned(), &view.full_scores));
+    }
+    let score_rows = if view.live_scores.is_some() {
+        metric_keys(&state)
+            .iter()
+            .map(|key| ScoreRow {
+                label: key.label(),
+                cells: columns
+                    .iter()
+                    .map(|(_, scores)| {
+                        scores.as_ref().map_or_else(
+                            || (String::new(), String::new()),
+                            |s| metric_cells(s, key),
+                        )
+                    })
+                    .collect(),
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let sources = view
+        .live_scores
+        .as_ref()
+        .map_or_else(String::new, |scores| {
             format!(
                 "identification from {}, severity from {}",
-                scores["identification_source"].as_str().unwrap_or("?"),
-                scores["severity_source"].as_str().unwrap_or("?")
-            ),
-        ),
-        None => (Vec::new(), String::new()),
-    };
-    let organizer_plots = user.is_organizer() && view.status == "scored";
-    render(&SubmissionPage {
+                scores.identification_source.as_str(),
+                scores.severity_source.as_str()
+            )
+        });
+    let quota = intake::finals_quota(&state, &user).await.map_err(wrap)?;
+    let page = SubmissionPage {
         nav: nav.clone(),
-        s: view,
         done,
-        cells,
+        score_columns: columns.iter().map(|(c, _)| c.clone()).collect(),
+        score_rows,
         sources,
-        organizer_plots,
-    })
-    .map_err(|e| PageError::new(e, nav))
+        organizer_plots: user.is_organizer() && view.status == "scored",
+        can_mark_final: own && view.status == "scored" && !view.is_final,
+        can_withdraw: own && view.is_final && !view.withdrawn,
+        finals_line: finals_line(&quota),
+        s: view,
+    };
+    render(&page).map_err(wrap)
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub(super) struct CsrfForm {
+    csrf: Option<String>,
+}
+
+/// The page's "Mark final" button.
+pub(super) async fn mark_final(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    csrf: CsrfToken,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Redirect, PageError> {
+    let nav = Nav::new(Some(&user), &csrf.0);
+    let wrap = |e: AppError| PageError::new(e, nav.clone());
+    csrf.verify(form.csrf.as_deref()).map_err(wrap)?;
+    let submission = visible_submission(&state, &user, &id).await.map_err(wrap)?;
+    if submission.user_id != user.id {
+        return Err(wrap(intake::no_submission(&id)));
+    }
+    intake::mark_final(&state, &user, submission.id)
+        .await
+        .map_err(wrap)?;
+    Ok(Redirect::to(&format!("/submissions/{}", submission.id)))
+}
+
+/// The page's "Withdraw from the board" button.
+pub(super) async fn withdraw(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    csrf: CsrfToken,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Redirect, PageError> {
+    let nav = Nav::new(Some(&user), &csrf.0);
+    let wrap = |e: AppError| PageError::new(e, nav.clone());
+    csrf.verify(form.csrf.as_deref()).map_err(wrap)?;
+    let submission = visible_submission(&state, &user, &id).await.map_err(wrap)?;
+    if submission.user_id != user.id {
+        return Err(wrap(intake::no_submission(&id)));
+    }
+    intake::withdraw(&state, &user, submission.id)
+        .await
+        .map_err(wrap)?;
+    Ok(Redirect::to(&format!("/submissions/{}", submission.id)))
 }
 
 /// `/submissions/{id}/{roc,severity}.svg`: per-study plots for organizers only.
@@ -224,12 +308,11 @@ pub(super) async fn organizer_plot(
             "per-study plots are for organizers".to_owned(),
         ));
     }
-    let outcomes: Vec<crate::leaderboard::StoredOutcome> =
-        submissions::find_outcomes(state.db.pool(), id)
-            .await?
-            .and_then(|j| serde_json::from_str(&j).ok())
-            .ok_or_else(|| AppError::NotFound(format!("submission {id} has no scores")))?;
-    let covid = |o: &&crate::leaderboard::StoredOutcome| o.category == scorer::scores::POSITIVE;
+    let outcomes: Vec<scorer::StudyOutcome> = submissions::find_outcomes(state.db.pool(), id)
+        .await?
+        .and_then(|j| serde_json::from_str(&j).ok())
+        .ok_or_else(|| AppError::NotFound(format!("submission {id} has no scores")))?;
+    let covid = |o: &&scorer::StudyOutcome| o.category == scorer::scores::POSITIVE;
     let svg = match file.as_str() {
         "roc.svg" => {
             let positives: Vec<f64> = outcomes
@@ -268,9 +351,9 @@ pub(super) async fn organizer_plot(
 pub(super) async fn status(
     State(state): State<AppState>,
     PageUser(user): PageUser,
-    Path(id): Path<i64>,
+    Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, AppError> {
-    let submission = visible_submission(&state, &user, id).await?;
+    let submission = visible_submission(&state, &user, &id).await?;
     Ok(Json(serde_json::json!({ "status": submission.status })))
 }
 
@@ -283,28 +366,52 @@ pub(super) struct ListRow {
     pub(super) created_at: String,
     pub(super) baseline: bool,
     pub(super) hidden: bool,
+    pub(super) is_final: bool,
+    pub(super) withdrawn: bool,
+    /// Organizers only: the predictions look like a probe.
+    pub(super) probe_like: bool,
 }
 
-impl From<submissions::Submission> for ListRow {
-    fn from(s: submissions::Submission) -> Self {
-        let scores: Option<serde_json::Value> = s
-            .scores_json
+impl ListRow {
+    /// A row of "my submissions" or the organizers' list: the live AUC vs all, at display
+    /// precision for participants.
+    pub(super) fn for_viewer(s: submissions::Submission, viewer: &User) -> Self {
+        let scores: Option<scorer::Scores> = s
+            .public_scores_json
             .as_deref()
             .and_then(|j| serde_json::from_str(j).ok());
+        let value = scores.and_then(|v| v.auc_vs_all.value);
+        let value = if viewer.is_organizer() {
+            value
+        } else {
+            value.map(crate::disclosure::round)
+        };
         Self {
             id: s.id,
-            auc: scores
-                .as_ref()
-                .map(|v| fmt_value(metric(v, "auc_vs_all").0))
-                .unwrap_or_default(),
+            auc: value.map(|v| fmt_value(Some(v))).unwrap_or_default(),
             participant: s.user_name,
             method: s.method,
             status: s.status,
             created_at: clock::rfc3339(s.created_at),
             baseline: s.baseline != 0,
             hidden: s.hidden != 0,
+            is_final: s.final_at.is_some(),
+            withdrawn: s.withdrawn_at.is_some(),
+            probe_like: viewer.is_organizer() && s.probe_like != 0,
         }
     }
+}
+
+/// One participant's activity on the organizers' page, with the bound on what their finals
+/// could have revealed of the private split.
+pub(super) struct ActivityRow {
+    pub(super) participant: String,
+    pub(super) submissions: i64,
+    pub(super) scored: i64,
+    pub(super) finals: i64,
+    pub(super) probes: i64,
+    /// `finals x bits per final` (point estimates; with intervals in parentheses).
+    pub(super) bits: String,
 }
 
 #[derive(Template)]
@@ -317,6 +424,10 @@ pub(super) struct ListPage {
     pub(super) rows: Vec<ListRow>,
     /// Organizers: what the reference-baseline run is doing, and the models' names.
     pub(super) reference: Option<(String, bool, Vec<String>)>,
+    /// Organizers: per participant, submissions, finals and probing.
+    pub(super) activity: Vec<ActivityRow>,
+    /// Organizers: the information bound of one final, in words.
+    pub(super) bits_line: String,
 }
 
 pub(super) async fn mine(
@@ -331,7 +442,12 @@ pub(super) async fn mine(
         heading: "My submissions".to_owned(),
         quota_line: quota_line(&quota),
         organizer: false,
-        rows: rows.into_iter().map(ListRow::from).collect(),
+        rows: rows
+            .into_iter()
+            .map(|s| ListRow::for_viewer(s, &user))
+            .collect(),
         reference: None,
+        activity: Vec::new(),
+        bits_line: String::new(),
     })
 }
