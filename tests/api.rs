@@ -13,7 +13,7 @@ on_both_databases!(
     failed_submissions_do_not_count_against_the_quota,
     validation_answers_the_scoring_messages_without_using_quota,
     requests_without_a_valid_token_get_401,
-    another_participants_submission_is_forbidden,
+    another_participants_submission_answers_like_a_missing_one,
     unknown_ids_and_paths_get_404,
     malformed_forms_get_400,
     repeated_text_fields_are_refused_not_buffered,
@@ -25,6 +25,8 @@ on_both_databases!(
     the_board_rejects_unknown_sort_metrics_and_formats,
     the_board_csv_does_not_turn_method_names_into_formulas,
     the_openapi_document_lists_every_endpoint,
+    finals_are_limited_per_30_days_and_say_when_the_next_frees_up,
+    participants_read_three_decimals_and_organizers_full_precision,
 );
 
 /// No answer may hold a study id (EVALUATION.md section 5).
@@ -43,7 +45,24 @@ async fn health_and_metrics_answer(backend: Backend) {
     let token = app.participant("alice").await;
     let id = app.submit(&token, &predictions_csv(1.0), "perfect").await;
     app.wait_done(&token, id).await;
+    // Scoring durations and queue internals are side channels: organizers only.
     let response = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(response.status(), 401);
+    let response = app
+        .client
+        .get(app.url("/metrics"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    let response = app
+        .client
+        .get(app.url("/metrics"))
+        .bearer_auth(&app.organizer_token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
     assert!(
         response.headers()["content-type"]
@@ -94,9 +113,18 @@ async fn an_upload_is_scored_and_ranked_on_the_board(backend: Backend) {
     assert!(done["created_at"].as_str().unwrap().ends_with('Z'));
     assert_eq!(done["method"], "Perfect oracle");
     assert_eq!(done["manifest_version"], "unpinned");
-    let scores = &done["scores"];
-    assert_eq!(scores["n_studies"], 12);
+    // Live scores cover the public split only; final scores wait for a final mark.
+    let scores = &done["live_scores"];
+    assert!(scores["n_studies"].as_u64().unwrap() < 12, "{scores}");
     assert_eq!(scores["auc_vs_all"], 1.0);
+    assert!(done["final_scores"].is_null(), "{done}");
+    assert_eq!(done["final"], false);
+    for organizer_only in ["full_scores", "scoring_ms", "probe_like"] {
+        assert!(
+            done.get(organizer_only).is_none(),
+            "{organizer_only}: {done}"
+        );
+    }
     assert_eq!(scores["identification_source"], "covid_probability");
     assert_eq!(scores["severity_source"], "affected_percent");
     assert!(scores["auc_vs_all_ci"].is_array());
@@ -120,6 +148,26 @@ async fn an_upload_is_scored_and_ranked_on_the_board(backend: Backend) {
         );
     }
     assert_no_study_ids(&done.to_string());
+
+    // The main board lists final entries only.
+    let (status, board) = app.get_json("/api/v1/leaderboard", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(board["board"], "final");
+    assert!(board["rows"].as_array().unwrap().is_empty(), "{board}");
+    let (status, live) = app.get_json("/api/v1/leaderboard?board=live", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(live["rows"][0]["scores"]["auc_vs_all"], 1.0);
+    assert!(live["rows"][0]["tied_with_leader"].is_null());
+
+    let (status, marked) = app
+        .post_json(&format!("/api/v1/submissions/{id}/final"), &token)
+        .await;
+    assert_eq!(status, 200, "{marked}");
+    assert_eq!(marked["final"], true);
+    assert_eq!(marked["final_scores"]["auc_vs_all"], 1.0);
+    let private = marked["final_scores"]["n_studies"].as_u64().unwrap();
+    let public = marked["live_scores"]["n_studies"].as_u64().unwrap();
+    assert_eq!(private + public, 12, "the splits partition the test set");
 
     let (status, board) = app.get_json("/api/v1/leaderboard", None).await;
     assert_eq!(status, 200);
@@ -184,8 +232,8 @@ async fn an_invalid_upload_fails_with_every_problem_listed(backend: Backend) {
         "{details:?}"
     );
     assert!(details.iter().any(|d| d.contains("1.5")), "{details:?}");
-    assert!(done["scores"].is_null());
-    let (_, board) = app.get_json("/api/v1/leaderboard", None).await;
+    assert!(done["live_scores"].is_null());
+    let (_, board) = app.get_json("/api/v1/leaderboard?board=live", None).await;
     assert!(board["rows"].as_array().unwrap().is_empty());
 }
 
@@ -228,7 +276,7 @@ async fn failed_submissions_do_not_count_against_the_quota(backend: Backend) {
         me["next_submission_allowed_at"]
             .as_str()
             .unwrap()
-            .ends_with("T00:00:00.000Z")
+            .ends_with("T00:00:00Z")
     );
 }
 
@@ -318,19 +366,35 @@ async fn requests_without_a_valid_token_get_401(backend: Backend) {
     assert_eq!(response.status(), 401);
 }
 
-async fn another_participants_submission_is_forbidden(backend: Backend) {
+async fn another_participants_submission_answers_like_a_missing_one(backend: Backend) {
     let app = spawn_app(backend).await;
     let alice = app.participant("alice").await;
     let mallory = app.participant("mallory").await;
     let id = app.submit(&alice, &predictions_csv(1.0), "mine").await;
-    let (status, body) = app
+    // Ids are sequential: a foreign id must not answer differently from a missing one.
+    let (status, foreign) = app
         .get_json(&format!("/api/v1/submissions/{id}"), Some(&mallory))
         .await;
-    assert_eq!(status, 403);
+    assert_eq!(status, 404);
+    let missing_id = id + 1000;
+    let (status, missing) = app
+        .get_json(&format!("/api/v1/submissions/{missing_id}"), Some(&mallory))
+        .await;
+    assert_eq!(status, 404);
     assert_eq!(
-        body["error"],
-        "this submission belongs to another participant"
+        foreign["error"]
+            .as_str()
+            .unwrap()
+            .replace(&id.to_string(), "N"),
+        missing["error"]
+            .as_str()
+            .unwrap()
+            .replace(&missing_id.to_string(), "N")
     );
+    let (status, _) = app
+        .post_json(&format!("/api/v1/submissions/{id}/final"), &mallory)
+        .await;
+    assert_eq!(status, 404);
     let (status, body) = app
         .get_json(
             &format!("/api/v1/submissions/{id}"),
@@ -607,7 +671,7 @@ async fn organizers_flag_baselines_hide_entries_and_rescore(backend: Backend) {
     .await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.json::<Value>().await.unwrap()["baseline"], true);
-    let (_, board) = app.get_json("/api/v1/leaderboard", None).await;
+    let (_, board) = app.get_json("/api/v1/leaderboard?board=live", None).await;
     assert_eq!(board["rows"][0]["baseline"], true);
 
     let response = flag(
@@ -632,7 +696,7 @@ async fn organizers_flag_baselines_hide_entries_and_rescore(backend: Backend) {
     )
     .await;
     assert_eq!(response.status(), 200);
-    let (_, board) = app.get_json("/api/v1/leaderboard", None).await;
+    let (_, board) = app.get_json("/api/v1/leaderboard?board=live", None).await;
     assert!(board["rows"].as_array().unwrap().is_empty());
     let response = flag(
         format!("/api/v1/admin/submissions/{id}/hidden"),
@@ -653,7 +717,10 @@ async fn organizers_flag_baselines_hide_entries_and_rescore(backend: Backend) {
     assert_eq!(response.status(), 202);
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     let again = app.wait_done(&token, id).await;
-    assert_eq!(again["scores"], first["scores"], "scoring is deterministic");
+    assert_eq!(
+        again["live_scores"], first["live_scores"],
+        "scoring is deterministic"
+    );
 }
 
 async fn the_board_keeps_the_best_entry_per_method_unless_asked_for_all(backend: Backend) {
@@ -666,19 +733,155 @@ async fn the_board_keeps_the_best_entry_per_method_unless_asked_for_all(backend:
     for (token, id) in [(&alice, weak), (&alice, strong), (&bob, other)] {
         assert_eq!(app.wait_done(token, id).await["status"], "scored");
     }
-    let (_, board) = app.get_json("/api/v1/leaderboard", None).await;
+    let (_, board) = app.get_json("/api/v1/leaderboard?board=live", None).await;
     let rows = board["rows"].as_array().unwrap();
     assert_eq!(rows.len(), 2, "{board}");
     assert_eq!(rows[0]["submission_id"], strong);
-    assert!(rows[0]["tied_with_leader"].is_null());
-    assert!(rows[1]["tied_with_leader"].is_boolean(), "{board}");
+    assert!(
+        rows.iter().all(|r| r["tied_with_leader"].is_null()),
+        "tie marks are for the final board only: {board}"
+    );
 
     let (_, all) = app
-        .get_json("/api/v1/leaderboard?all=true&sort=spearman", None)
+        .get_json(
+            "/api/v1/leaderboard?board=live&all=true&sort=spearman",
+            None,
+        )
         .await;
     assert_eq!(all["rows"].as_array().unwrap().len(), 3);
     assert_eq!(all["sort"], "spearman");
     assert_eq!(all["all"], true);
+
+    // On the final board, ties are marked: both participants mark one entry final.
+    for (token, id) in [(&alice, strong), (&bob, other)] {
+        let (status, body) = app
+            .post_json(&format!("/api/v1/submissions/{id}/final"), token)
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let (_, board) = app.get_json("/api/v1/leaderboard", None).await;
+    let rows = board["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{board}");
+    assert!(rows[0]["tied_with_leader"].is_null());
+    assert!(rows[1]["tied_with_leader"].is_boolean(), "{board}");
+}
+
+async fn finals_are_limited_per_30_days_and_say_when_the_next_frees_up(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = app.participant("frank").await;
+    let broken = app.submit(&token, &invalid_csv(), "broken").await;
+    assert_eq!(app.wait_done(&token, broken).await["status"], "failed");
+    let (status, body) = app
+        .post_json(&format!("/api/v1/submissions/{broken}/final"), &token)
+        .await;
+    assert_eq!(status, 409, "only a scored submission can be final: {body}");
+    let first_final = app.submit(&token, &predictions_csv(0.3), "first").await;
+    let other = app.submit(&token, &predictions_csv(0.9), "second").await;
+    app.wait_done(&token, first_final).await;
+    app.wait_done(&token, other).await;
+    let (_, me) = app.get_json("/api/v1/me", Some(&token)).await;
+    assert_eq!(me["finals_remaining"], 1, "{me}");
+    let (status, body) = app
+        .post_json(&format!("/api/v1/submissions/{first_final}/final"), &token)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = app
+        .post_json(&format!("/api/v1/submissions/{first_final}/final"), &token)
+        .await;
+    assert_eq!(status, 409, "marking twice: {body}");
+    let response = app
+        .client
+        .post(app.url(&format!("/api/v1/submissions/{other}/final")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 429);
+    let retry: i64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (29 * 86_400..=30 * 86_400).contains(&retry),
+        "the next final frees up 30 days after the first: {retry} s"
+    );
+    let body: Value = response.json().await.unwrap();
+    assert!(
+        body["error"].as_str().unwrap().contains("1 final"),
+        "{body}"
+    );
+    let (_, me) = app.get_json("/api/v1/me", Some(&token)).await;
+    assert_eq!(me["finals_per_30_days"], 1);
+    assert_eq!(me["finals_used"], 1);
+    assert_eq!(me["finals_remaining"], 0);
+    assert!(me["next_final_allowed_at"].as_str().unwrap().ends_with('Z'));
+
+    // Withdrawn: off the main board, and the limit still counts it.
+    let (status, body) = app
+        .post_json(
+            &format!("/api/v1/submissions/{first_final}/withdraw"),
+            &token,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["withdrawn"], true);
+    let (_, board) = app.get_json("/api/v1/leaderboard", None).await;
+    assert!(board["rows"].as_array().unwrap().is_empty(), "{board}");
+    let (_, me) = app.get_json("/api/v1/me", Some(&token)).await;
+    assert_eq!(me["finals_remaining"], 0);
+    let (status, _) = app
+        .post_json(&format!("/api/v1/submissions/{other}/withdraw"), &token)
+        .await;
+    assert_eq!(status, 409, "only a final entry can be withdrawn");
+}
+
+async fn participants_read_three_decimals_and_organizers_full_precision(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = app.participant("grace").await;
+    let id = app.submit(&token, &predictions_csv(0.55), "middling").await;
+    app.wait_done(&token, id).await;
+    let (_, mine) = app
+        .get_json(&format!("/api/v1/submissions/{id}"), Some(&token))
+        .await;
+    let (_, seen) = app
+        .get_json(
+            &format!("/api/v1/submissions/{id}"),
+            Some(&app.organizer_token),
+        )
+        .await;
+    let mut numbers = Vec::new();
+    collect_numbers(&mine["live_scores"], &mut numbers);
+    assert!(numbers.len() > 5, "{mine}");
+    for x in &numbers {
+        assert!(
+            ((x * 1000.0).round() - x * 1000.0).abs() < 1e-9,
+            "{x} in {mine}"
+        );
+    }
+    let full = seen["live_scores"]["auc_vs_all_ci"][0].as_f64().unwrap();
+    assert_eq!(
+        mine["live_scores"]["auc_vs_all_ci"][0].as_f64().unwrap(),
+        (full * 1000.0).round() / 1000.0
+    );
+    assert!(seen["full_scores"].is_object(), "{seen}");
+    assert!(
+        seen["final_scores"].is_object(),
+        "organizers see every split"
+    );
+    assert!(seen["scoring_ms"].is_i64());
+}
+
+fn collect_numbers(value: &Value, out: &mut Vec<f64>) {
+    match value {
+        Value::Number(n) => out.extend(n.as_f64()),
+        Value::Array(items) => items.iter().for_each(|v| collect_numbers(v, out)),
+        Value::Object(map) => map
+            .iter()
+            .filter(|(k, _)| !k.starts_with("n_"))
+            .for_each(|(_, v)| collect_numbers(v, out)),
+        _ => {}
+    }
 }
 
 /// A method named like a formula used to be written to the CSV as is, to run in the
@@ -692,7 +895,7 @@ async fn the_board_csv_does_not_turn_method_names_into_formulas(backend: Backend
     app.wait_done(&token, id).await;
     let csv = app
         .client
-        .get(app.url("/api/v1/leaderboard?format=csv"))
+        .get(app.url("/api/v1/leaderboard?board=live&format=csv"))
         .send()
         .await
         .unwrap()
@@ -727,6 +930,8 @@ async fn the_openapi_document_lists_every_endpoint(backend: Backend) {
     for path in [
         "/api/v1/submissions",
         "/api/v1/submissions/{id}",
+        "/api/v1/submissions/{id}/final",
+        "/api/v1/submissions/{id}/withdraw",
         "/api/v1/validate",
         "/api/v1/leaderboard",
         "/api/v1/me",

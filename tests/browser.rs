@@ -1,7 +1,7 @@
 //! The whole path of a new participant in a real headless Chromium (Debian's chromium and
 //! chromium-driver, driven over WebDriver): sign up, upload through the form (the page's
 //! script sends it with a progress bar), watch the status change live to "scored", and
-//! find the entry on the board.
+//! mark it final and find the entry on the board.
 //!
 //! Skipped with a printed reason when `/usr/bin/chromedriver` is missing, except under CI,
 //! where it must run.
@@ -139,6 +139,17 @@ async fn a_participant_signs_up_uploads_in_the_browser_and_finds_the_entry_on_th
         }
         let page = browser.source().await?;
         assert!(page.contains("AUC vs all"));
+
+        // Mark it final: it then enters the main board.
+        browser
+            .find(Locator::Css("form.final-form button[type=submit]"))
+            .await?
+            .click()
+            .await?;
+        browser
+            .wait()
+            .for_element(Locator::XPath("//th[contains(., 'Final: private split')]"))
+            .await?;
 
         browser.goto(&app.url("/")).await?;
         let board = browser

@@ -126,7 +126,7 @@ async fn submit_waits_for_the_score_and_prints_it() {
     );
     let scores: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(scores["auc_vs_all"], 1.0);
-    let (_, board) = app.get_json("/api/v1/leaderboard", None).await;
+    let (_, board) = app.get_json("/api/v1/leaderboard?board=live", None).await;
     assert_eq!(board["rows"][0]["method"], "CI run");
 }
 

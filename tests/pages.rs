@@ -137,7 +137,7 @@ async fn a_new_user_signs_up_uploads_through_the_form_and_sees_the_entry_ranked(
     let mut browser = Browser::new(&app);
     let (status, home) = browser.get("/").await;
     assert_eq!(status, 200);
-    assert!(home.contains("No scored entries yet"));
+    assert!(home.contains("No final entries yet"));
     browser.sign_up("newcomer").await;
 
     let (status, page) = browser.get("/submit").await;
@@ -163,6 +163,21 @@ async fn a_new_user_signs_up_uploads_through_the_form_and_sees_the_entry_ranked(
     assert!(page.contains("scored"), "{page}");
     assert!(page.contains("AUC vs all"));
     assert!(page.contains("1.000"));
+    assert!(page.contains("Live: public split"));
+    assert!(!page.contains("Final: private split"), "not final yet");
+    assert!(page.contains("Mark final"));
+    let (_, live) = browser.get("/live").await;
+    assert!(live.contains("Form upload"));
+
+    // Marked final from its page, it enters the main board with its private-split scores.
+    let csrf = browser.csrf();
+    let response = browser
+        .post_form(&format!("{location}/final"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let (_, page) = browser.get(&location).await;
+    assert!(page.contains("Final: private split"), "{page}");
+    assert!(!page.contains("Mark final"));
 
     let (_, board) = browser.get("/").await;
     assert!(board.contains("Form upload"));

@@ -63,7 +63,8 @@ struct Status {
     error: Option<String>,
     #[serde(default)]
     details: Vec<String>,
-    scores: Option<serde_json::Value>,
+    /// The live scores (public split), at display precision.
+    live_scores: Option<serde_json::Value>,
 }
 
 /// Exit code of an invalid submission, as `score` uses.
@@ -221,7 +222,7 @@ async fn wait(
         match status.status.as_str() {
             "scored" => {
                 spinner.finish_and_clear();
-                let scores = status.scores.unwrap_or(serde_json::Value::Null);
+                let scores = status.live_scores.unwrap_or(serde_json::Value::Null);
                 println!("{}", serde_json::to_string_pretty(&scores)?);
                 return Ok(ExitCode::SUCCESS);
             }

@@ -110,6 +110,43 @@ pub fn testset() -> &'static Path {
     })
 }
 
+/// The 101-study demo test set (the reference composition: 33 covid, 32 normal, 18
+/// pneumonia, 18 nodules), generated once per target folder like [`testset`].
+pub fn demo_testset() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+        let done = base.join("server-testset-demo");
+        if done.join("annotations").join("labels.csv").is_file() {
+            return done;
+        }
+        let aside = base.join(format!("server-testset-demo-{}", std::process::id()));
+        let options = triageboard::dataset::Synth {
+            force: true,
+            ..Default::default()
+        };
+        triageboard::dataset::synthesize(&aside, &options, &|_, _| {})
+            .expect("generating the demo test set");
+        if std::fs::rename(&aside, &done).is_err() {
+            let _ = std::fs::remove_dir_all(&aside);
+        }
+        done
+    })
+}
+
+/// `(study_id, category)` from a test set's hidden labels, sorted by id.
+pub fn labels_of(dir: &Path) -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(dir.join("annotations").join("labels.csv")).expect("labels");
+    let mut labels: Vec<(String, String)> = text
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_once(','))
+        .map(|(id, c)| (id.to_owned(), c.split(',').next().unwrap_or(c).to_owned()))
+        .collect();
+    labels.sort();
+    labels
+}
+
 /// The study ids of the test set, sorted.
 pub fn study_ids() -> Vec<String> {
     let mut ids: Vec<String> = std::fs::read_dir(testset().join("images"))
@@ -303,6 +340,19 @@ impl TestApp {
             request = request.bearer_auth(token);
         }
         let response = request.send().await.expect("a response");
+        let status = response.status();
+        (status, response.json().await.expect("a JSON body"))
+    }
+
+    /// POST without a body, as JSON with its status.
+    pub async fn post_json(&self, path: &str, token: &str) -> (reqwest::StatusCode, Value) {
+        let response = self
+            .client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("a response");
         let status = response.status();
         (status, response.json().await.expect("a JSON body"))
     }

@@ -19,6 +19,7 @@ struct AboutPage {
     categories: String,
     version: String,
     quota: u32,
+    finals: u32,
     max_upload: String,
 }
 
@@ -56,6 +57,7 @@ pub(super) async fn about(
         categories: categories.join(", "),
         version: state.testset.manifest_version.clone(),
         quota: state.config.daily_quota,
+        finals: state.config.finals_per_30_days,
         max_upload: human_bytes(state.config.max_upload_bytes),
     })
 }

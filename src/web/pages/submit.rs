@@ -437,10 +437,11 @@ pub(super) async fn mine(
 ) -> Result<Html<String>, AppError> {
     let rows = submissions::list_for_user(state.db.pool(), user.id).await?;
     let quota = intake::quota(&state, &user).await?;
+    let finals = intake::finals_quota(&state, &user).await?;
     render(&ListPage {
         nav: Nav::new(Some(&user), &csrf),
         heading: "My submissions".to_owned(),
-        quota_line: quota_line(&quota),
+        quota_line: format!("{} {}", quota_line(&quota), finals_line(&finals)),
         organizer: false,
         rows: rows
             .into_iter()
