@@ -727,7 +727,17 @@ async fn the_board_keeps_the_best_entry_per_method_unless_asked_for_all(backend:
     let app = spawn_app(backend).await;
     let alice = app.participant("alice").await;
     let bob = app.participant("bob").await;
-    let weak = app.submit(&alice, &predictions_csv(0.2), "net").await;
+    // Wrong on every study, so that it is worse than the oracle on any split.
+    let inverted: String = predictions_csv(1.0)
+        .lines()
+        .enumerate()
+        .map(|(i, line)| match (i, line.split(',').collect::<Vec<_>>()[..]) {
+            (0, _) => format!("{line}\n"),
+            (_, [id, p, a]) => format!("{id},{},{a}\n", 1.0 - p.parse::<f64>().unwrap()),
+            _ => unreachable!("three columns"),
+        })
+        .collect();
+    let weak = app.submit(&alice, &inverted, "net").await;
     let strong = app.submit(&alice, &predictions_csv(1.0), "net").await;
     let other = app.submit(&bob, &predictions_csv(0.95), "forest").await;
     for (token, id) in [(&alice, weak), (&alice, strong), (&bob, other)] {
