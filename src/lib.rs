@@ -16,6 +16,7 @@ pub mod error;
 pub mod intake;
 pub mod jobs;
 pub mod leaderboard;
+pub mod manifest_key;
 pub mod service_key;
 pub mod startup;
 pub mod state;
