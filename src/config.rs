@@ -80,6 +80,9 @@ pub struct Config {
         default_value = "reference-model/weights"
     )]
     pub reference_weights: PathBuf,
+    /// The key file `--manifest` was built with (not needed for the synthetic demo's).
+    #[arg(long, env = "TRIAGEBOARD_MANIFEST_KEY")]
+    pub manifest_key: Option<PathBuf>,
 }
 
 impl Config {
@@ -107,6 +110,7 @@ impl Config {
                 env!("CARGO_MANIFEST_DIR"),
                 "/reference-model/weights"
             )),
+            manifest_key: None,
         }
     }
 

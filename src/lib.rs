@@ -17,6 +17,7 @@ pub mod error;
 pub mod intake;
 pub mod jobs;
 pub mod leaderboard;
+pub mod manifest_key;
 pub mod service_key;
 pub mod splits;
 pub mod startup;

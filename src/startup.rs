@@ -155,29 +155,33 @@ async fn remove_stale_uploads(dir: &std::path::Path) {
 async fn load_testset(config: &Config, key: &ServiceKey) -> anyhow::Result<TestSet> {
     let dir = config.annotations_dir();
     let manifest = config.manifest.clone();
-    let key = key.clone();
+    let service_key = key.clone();
     let public_fraction = config.public_fraction;
+    let key_file = config.manifest_key.clone();
     tokio::task::spawn_blocking(move || {
         let annotations = Annotations::load(&dir)
             .with_context(|| format!("loading the annotations from {}", dir.display()))?;
         let manifest_version = match manifest {
             Some(path) => {
                 let manifest = Manifest::load(&path)?;
-                manifest.verify_annotations(&annotations).with_context(|| {
-                    format!(
-                        "the annotations in {} do not match {}",
-                        dir.display(),
-                        path.display()
-                    )
-                })?;
+                let key = crate::manifest_key::for_checking(&manifest, &path, key_file.as_deref())?;
+                manifest
+                    .verify_annotations(&annotations, &key)
+                    .with_context(|| {
+                        format!(
+                            "the annotations in {} do not match {}",
+                            dir.display(),
+                            path.display()
+                        )
+                    })?;
                 manifest.version()
             }
             None => "unpinned".to_owned(),
         };
-        let splits = crate::splits::assign(annotations.studies(), &key, public_fraction)
+        let splits = crate::splits::assign(annotations.studies(), &service_key, public_fraction)
             .with_context(|| format!("the test split of {}", dir.display()))?;
         let bootstrap = scorer::Bootstrap {
-            seed: key.derive_u64("bootstrap", b""),
+            seed: service_key.derive_u64("bootstrap", b""),
             ..scorer::Bootstrap::default()
         };
         Ok(TestSet {

@@ -155,6 +155,8 @@ fn the_manifest_pins_annotations_and_names_the_file_that_differs() {
         &path("annotations"),
         "--out",
         &path("manifest.json"),
+        "--key",
+        &path("manifest.key"),
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let manifest = fs::read_to_string(dir.path().join("manifest.json")).unwrap();
@@ -172,6 +174,8 @@ fn the_manifest_pins_annotations_and_names_the_file_that_differs() {
         &path("images"),
         "--annotations",
         &path("annotations"),
+        "--manifest-key",
+        &path("manifest.key"),
     ]);
     assert!(verify.status.success(), "{}", text(&verify.stderr));
 
@@ -197,6 +201,8 @@ fn the_manifest_pins_annotations_and_names_the_file_that_differs() {
         &path("p.csv"),
         "--manifest",
         &path("manifest.json"),
+        "--manifest-key",
+        &path("manifest.key"),
     ]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
@@ -204,6 +210,201 @@ fn the_manifest_pins_annotations_and_names_the_file_that_differs() {
         stderr.contains(&format!("lesions/{covid}/: differs from the manifest")),
         "{stderr}"
     );
+}
+
+/// `dataset manifest` of `dir`'s set into `manifest.json`, keyed with `key` (a file name in
+/// `dir`).
+fn build_manifest(dir: &Path, key: &str) -> Output {
+    let path = |p: &str| dir.join(p).to_str().unwrap().to_owned();
+    triageboard(&[
+        "dataset",
+        "manifest",
+        "--images",
+        &path("images"),
+        "--annotations",
+        &path("annotations"),
+        "--out",
+        &path("manifest.json"),
+        "--key",
+        &path(key),
+    ])
+}
+
+/// `dataset verify` of `dir`'s annotations against `manifest`, with `extra` arguments.
+fn verify_annotations(dir: &Path, manifest: &str, extra: &[&str]) -> Output {
+    let manifest = dir.join(manifest);
+    let annotations = dir.join("annotations");
+    let mut args = vec![
+        "dataset",
+        "verify",
+        "--manifest",
+        manifest.to_str().unwrap(),
+        "--annotations",
+        annotations.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    triageboard(&args)
+}
+
+#[test]
+fn dataset_manifest_creates_an_owner_only_key_file_when_it_is_missing_and_reuses_it() {
+    let dir = small_set();
+    let out = build_manifest(dir.path(), "organizers.key");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("created a new manifest key") && stderr.contains("keep it private"),
+        "{stderr}"
+    );
+    let key_file = dir.path().join("organizers.key");
+    let key = fs::read_to_string(&key_file).unwrap();
+    assert_eq!(key.trim().len(), 64, "{key}");
+    assert!(key.trim().bytes().all(|b| b.is_ascii_hexdigit()), "{key}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(&key_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    }
+    let first = fs::read(dir.path().join("manifest.json")).unwrap();
+
+    // A second run reads the key it finds and pins the same files to the same bytes.
+    let again = build_manifest(dir.path(), "organizers.key");
+    assert!(again.status.success(), "{}", text(&again.stderr));
+    assert!(
+        !text(&again.stderr).contains("created"),
+        "{}",
+        text(&again.stderr)
+    );
+    assert_eq!(fs::read_to_string(&key_file).unwrap(), key);
+    assert_eq!(fs::read(dir.path().join("manifest.json")).unwrap(), first);
+}
+
+#[test]
+fn dataset_manifest_without_a_key_names_the_flag_except_for_the_synthetic_demo() {
+    let dir = small_set();
+    let path = |p: &str| dir.path().join(p).to_str().unwrap().to_owned();
+    let build = |name: &str| {
+        triageboard(&[
+            "dataset",
+            "manifest",
+            "--images",
+            &path("images"),
+            "--annotations",
+            &path("annotations"),
+            "--name",
+            name,
+            "--out",
+            &path("manifest.json"),
+        ])
+    };
+    let out = build("mosmed-test");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("give --key FILE"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!dir.path().join("manifest.json").exists());
+
+    let out = build("synthetic-demo");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("public demo key"),
+        "{}",
+        text(&out.stderr)
+    );
+    // Checking it needs no key either.
+    let verify = verify_annotations(dir.path(), "manifest.json", &[]);
+    assert!(verify.status.success(), "{}", text(&verify.stderr));
+}
+
+#[test]
+fn checking_annotations_without_the_right_key_fails_naming_the_flag() {
+    let dir = small_set();
+    assert!(
+        build_manifest(dir.path(), "organizers.key")
+            .status
+            .success()
+    );
+    let key = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+
+    let missing = verify_annotations(dir.path(), "manifest.json", &[]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        text(&missing.stderr).contains("--manifest-key FILE"),
+        "{}",
+        text(&missing.stderr)
+    );
+
+    fs::write(dir.path().join("bad.key"), "not a key\n").unwrap();
+    let malformed = verify_annotations(
+        dir.path(),
+        "manifest.json",
+        &["--manifest-key", &key("bad.key")],
+    );
+    assert_eq!(malformed.status.code(), Some(1));
+    let stderr = text(&malformed.stderr);
+    assert!(
+        stderr.contains("--manifest-key") && stderr.contains("not a manifest key"),
+        "{stderr}"
+    );
+
+    fs::write(dir.path().join("other.key"), "ab".repeat(32)).unwrap();
+    let wrong = verify_annotations(
+        dir.path(),
+        "manifest.json",
+        &["--manifest-key", &key("other.key")],
+    );
+    assert_eq!(wrong.status.code(), Some(1));
+    let stderr = text(&wrong.stderr);
+    assert!(
+        stderr.contains("--manifest-key") && stderr.contains("does not fit"),
+        "{stderr}"
+    );
+    // A wrong key is not reported as a change of every file.
+    assert!(!stderr.contains("differs from the manifest"), "{stderr}");
+
+    // The images are public and checked without any key.
+    let images = triageboard(&[
+        "dataset",
+        "verify",
+        "--manifest",
+        &key("manifest.json"),
+        "--images",
+        &key("images"),
+    ]);
+    assert!(images.status.success(), "{}", text(&images.stderr));
+}
+
+#[test]
+fn a_manifest_of_an_older_triageboard_is_refused_with_a_message_saying_so() {
+    let dir = small_set();
+    assert!(
+        build_manifest(dir.path(), "organizers.key")
+            .status
+            .success()
+    );
+    let manifest = fs::read_to_string(dir.path().join("manifest.json")).unwrap();
+    let mut json: serde_json::Value = serde_json::from_str(&manifest).unwrap();
+    let object = json.as_object_mut().unwrap();
+    object.remove("private_digests");
+    object.remove("key_check");
+    fs::write(dir.path().join("old.json"), json.to_string()).unwrap();
+    let key = dir.path().join("organizers.key");
+    let out = verify_annotations(
+        dir.path(),
+        "old.json",
+        &["--manifest-key", key.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("built by an older TriageBoard")
+            && stderr.contains("rebuild it with `dataset manifest`"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("differs from the manifest"), "{stderr}");
 }
 
 #[test]

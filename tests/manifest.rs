@@ -31,6 +31,10 @@ fn the_default_synthetic_test_set_matches_the_committed_manifest() {
         ]
     );
     manifest.verify_images(&dir.path().join("images")).unwrap();
+    // The synthetic set is public, and so is its manifest's key.
+    let key = manifest
+        .default_key()
+        .expect("the demo manifest has the public demo key");
     let annotations = Annotations::load(&dir.path().join("annotations")).unwrap();
-    manifest.verify_annotations(&annotations).unwrap();
+    manifest.verify_annotations(&annotations, &key).unwrap();
 }

@@ -60,14 +60,22 @@ async fn scores_record_the_manifest_version_and_a_foreign_manifest_stops_the_sta
 ) {
     let testset = helpers::testset();
     let annotations = scorer::Annotations::load(&testset.join("annotations")).unwrap();
+    let key = scorer::manifest::ManifestKey::from_bytes([5; 32]);
     let manifest =
-        scorer::manifest::Manifest::build("tests", &testset.join("images"), &annotations).unwrap();
+        scorer::manifest::Manifest::build("tests", &testset.join("images"), &annotations, &key)
+            .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("manifest.json");
     std::fs::write(&path, manifest.to_json()).unwrap();
+    let key_path = dir.path().join("manifest.key");
+    key.write_new(&key_path).unwrap();
 
     let pinned = path.clone();
-    let app = spawn_app_with(backend, move |c| c.manifest = Some(pinned)).await;
+    let app = spawn_app_with(backend, move |c| {
+        c.manifest = Some(pinned);
+        c.manifest_key = Some(key_path);
+    })
+    .await;
     let token = app.participant("dora").await;
     let id = app.submit(&token, &predictions_csv(1.0), "pinned").await;
     let body = app.wait_done(&token, id).await;
@@ -83,8 +91,14 @@ async fn scores_record_the_manifest_version_and_a_foreign_manifest_stops_the_sta
     let mut config = (*app.state.config).clone();
     config.bind = "127.0.0.1:0".parse().unwrap();
     config.manifest = Some(foreign_path);
-    let error = Application::build(config).await.unwrap_err();
+    let error = Application::build(config.clone()).await.unwrap_err();
     assert!(format!("{error:#}").contains("do not match"), "{error:#}");
+
+    // Without the key the digests cannot be checked: the start stops and names the option.
+    config.manifest = Some(path);
+    config.manifest_key = None;
+    let error = Application::build(config).await.unwrap_err();
+    assert!(format!("{error:#}").contains("--manifest-key"), "{error:#}");
 }
 
 async fn a_job_whose_worker_died_is_scored_after_its_lease_expires(backend: Backend) {

@@ -11,6 +11,7 @@ use scorer::manifest::Manifest;
 
 use super::progress::Bar;
 use crate::dataset::{self, DEFAULT_SEED, Synth, write_atomically};
+use crate::manifest_key;
 
 /// `dataset` subcommands.
 #[derive(Debug, Subcommand)]
@@ -63,6 +64,12 @@ pub struct ManifestArgs {
     /// Where to write the manifest (default: stdout).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// The organizers' key file (64 hex digits) that the digests of private files are keyed
+    /// with; created with a fresh random key when missing. Keep it private, with the
+    /// annotations. Not needed for the synthetic demo (`--name synthetic-demo`), whose key is
+    /// public.
+    #[arg(long)]
+    key: Option<PathBuf>,
 }
 
 /// Arguments of `dataset verify`.
@@ -77,6 +84,10 @@ pub struct VerifyArgs {
     /// The private annotations folder.
     #[arg(long)]
     annotations: Option<PathBuf>,
+    /// The key file the manifest was built with, to check the annotations (not needed for
+    /// the images, nor for the synthetic demo's manifest).
+    #[arg(long, env = "TRIAGEBOARD_MANIFEST_KEY")]
+    manifest_key: Option<PathBuf>,
 }
 
 /// Runs a `dataset` subcommand.
@@ -115,9 +126,11 @@ fn synth(args: &SynthArgs) -> anyhow::Result<()> {
 }
 
 fn manifest(args: &ManifestArgs) -> anyhow::Result<()> {
+    // The key first: a missing --key is reported before the long read of every file.
+    let key = manifest_key::for_building(&args.name, args.key.as_deref())?;
     let annotations = Annotations::load(&args.annotations)
         .with_context(|| format!("loading annotations from {}", args.annotations.display()))?;
-    let manifest = Manifest::build(&args.name, &args.images, &annotations)?;
+    let manifest = Manifest::build(&args.name, &args.images, &annotations, &key)?;
     match &args.out {
         Some(path) => {
             write_atomically(path, manifest.to_json().as_bytes())?;
@@ -150,9 +163,11 @@ fn verify(args: &VerifyArgs) -> anyhow::Result<()> {
         );
     }
     if let Some(dir) = &args.annotations {
+        let key =
+            manifest_key::for_checking(&manifest, &args.manifest, args.manifest_key.as_deref())?;
         let annotations = Annotations::load(dir)
             .with_context(|| format!("loading annotations from {}", dir.display()))?;
-        manifest.verify_annotations(&annotations)?;
+        manifest.verify_annotations(&annotations, &key)?;
         eprintln!("{}: the annotations match", dir.display());
     }
     Ok(())

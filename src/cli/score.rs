@@ -9,6 +9,7 @@ use scorer::manifest::Manifest;
 use scorer::{Annotations, ScoreError};
 
 use super::progress::Bar;
+use crate::manifest_key;
 
 /// Arguments of `score`.
 #[derive(Debug, Args)]
@@ -22,6 +23,9 @@ pub struct ScoreArgs {
     /// Refuse annotations that do not match this manifest.
     #[arg(long, env = "TRIAGEBOARD_MANIFEST")]
     manifest: Option<PathBuf>,
+    /// The key file the manifest was built with (not needed for the synthetic demo's).
+    #[arg(long, env = "TRIAGEBOARD_MANIFEST_KEY")]
+    manifest_key: Option<PathBuf>,
 }
 
 /// Exit code for an invalid submission (section 4).
@@ -53,13 +57,16 @@ fn score(args: &ScoreArgs) -> anyhow::Result<String> {
         .with_context(|| format!("loading annotations from {}", args.annotations.display()))?;
     if let Some(path) = &args.manifest {
         let manifest = Manifest::load(path)?;
-        manifest.verify_annotations(&annotations).with_context(|| {
-            format!(
-                "checking {} against {}",
-                args.annotations.display(),
-                path.display()
-            )
-        })?;
+        let key = manifest_key::for_checking(&manifest, path, args.manifest_key.as_deref())?;
+        manifest
+            .verify_annotations(&annotations, &key)
+            .with_context(|| {
+                format!(
+                    "checking {} against {}",
+                    args.annotations.display(),
+                    path.display()
+                )
+            })?;
     }
     let bar = Bar::new("scoring");
     let evaluation = scorer::score(&annotations, &args.submission, &bar);
