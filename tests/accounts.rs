@@ -509,13 +509,14 @@ async fn log_in_is_limited_per_account_name_whether_or_not_it_exists(backend: Ba
     );
 }
 
-fn median(mut times: Vec<Duration>) -> Duration {
-    times.sort();
-    times[times.len() / 2]
+/// The fastest of some timings: other tests share the CPU and only ever add time, so the
+/// minimum is the timing least disturbed by them (a median flaked under a full run).
+fn fastest(times: &[Duration]) -> Duration {
+    times.iter().copied().min().expect("some timings")
 }
 
 async fn an_unknown_name_takes_as_long_to_refuse_as_a_known_one(backend: Backend) {
-    const TRIES: usize = 10;
+    const TRIES: usize = 20;
     // Each try from its own forwarded address and each known try on its own account, so
     // that no rate limit answers (a 429 is fast).
     let app = spawn_app_with(backend, |c| {
@@ -555,11 +556,14 @@ async fn an_unknown_name_takes_as_long_to_refuse_as_a_known_one(backend: Backend
             times.push(elapsed);
         }
     }
-    let (known, unknown) = (median(known), median(unknown));
-    let ratio = unknown.as_secs_f64() / known.as_secs_f64();
+    // Skipping argon2 for unknown names made this ratio 0.02 (the attack saw 0.04). With
+    // both paths equal and five copies of this binary sharing two cores, ten tries each
+    // gave ratios from 0.33 to 2.5; twenty tries and a factor of 4 either way passed
+    // every such run and still catch the leak by a wide margin.
+    let ratio = fastest(&unknown).as_secs_f64() / fastest(&known).as_secs_f64();
     assert!(
-        (0.5..=2.0).contains(&ratio),
-        "unknown {unknown:?} vs known {known:?}: ratio {ratio:.2}"
+        (0.25..=4.0).contains(&ratio),
+        "unknown {unknown:?} vs known {known:?}: fastest ratio {ratio:.2}"
     );
 }
 
