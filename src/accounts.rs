@@ -1,12 +1,15 @@
-//! Accounts: argon2 password hashes, API tokens (shown once, stored as sha256), and
-//! creating users with a first token.
+//! Accounts: argon2 password hashes, API tokens (shown once, stored as sha256), creating
+//! users with a first token, checking a log-in in constant time, and organizers'
+//! decisions on pending accounts.
+
+use std::sync::OnceLock;
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use sha2::{Digest, Sha256};
 
 use crate::clock;
-use crate::db::users::{self, Role};
+use crate::db::users::{self, Account, AccountStatus, Role};
 use crate::db::{Db, tokens};
 
 /// Prefix of every API token, so that secret scanners and people recognise one.
@@ -72,12 +75,21 @@ pub async fn create_user_with_token(
     // The insert comes first: on SQLite a transaction that reads before it writes can fail
     // at once with SQLITE_BUSY when another connection wrote in between.
     let mut tx = db.pool().begin().await?;
-    let user_id = match users::insert_user(&mut *tx, name, password_hash.as_deref(), role, now)
-        .await
-    {
+    let inserted = users::insert_user(
+        &mut *tx,
+        name,
+        password_hash.as_deref(),
+        role,
+        AccountStatus::Active,
+        now,
+    )
+    .await;
+    let user_id = match inserted {
         Ok(id) => id,
         Err(sqlx::Error::Database(err)) if err.is_unique_violation() => {
-            anyhow::bail!("a user named {name:?} already exists")
+            anyhow::bail!(
+                "a user named {name:?} already exists (names are compared without regard to case)"
+            )
         }
         Err(err) => return Err(anyhow::Error::new(err).context(format!("creating user {name:?}"))),
     };
@@ -100,9 +112,115 @@ pub async fn bootstrap_organizer(db: &Db) -> anyhow::Result<Option<String>> {
     Ok(Some(token))
 }
 
+/// The hash that log-in verifies against when the name is unknown or has no password, so
+/// that every log-in costs one argon2 verification and its time tells nothing about the
+/// name. It is the hash of a random password nobody knows, made once with the same
+/// parameters as real hashes.
+fn dummy_hash() -> anyhow::Result<&'static str> {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    if let Some(hash) = DUMMY.get() {
+        return Ok(hash);
+    }
+    let mut secret = [0u8; 32];
+    getrandom::fill(&mut secret).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+    let hash = hash_password(&hex(&secret))?;
+    Ok(DUMMY.get_or_init(|| hash))
+}
+
+/// What a log-in attempt comes to. The status of an account is told only after its right
+/// password, so that a guesser learns nothing from it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoginOutcome {
+    /// The password is right and the account active: the user's id.
+    Active(i64),
+    /// The password is right but an organizer has not admitted the account yet.
+    Pending,
+    /// The password is right but an organizer refused the account.
+    Refused,
+    /// Unknown name, an account without a password, or a wrong password.
+    Wrong,
+}
+
+/// Checks `name` (without regard to case) and `password` with exactly one argon2
+/// verification, against a dummy hash when the name is unknown or has no password.
+pub async fn check_login(db: &Db, name: &str, password: &str) -> anyhow::Result<LoginOutcome> {
+    let found = users::find_login(db.pool(), name)
+        .await?
+        .and_then(|record| Some((record.id, record.status, record.password_hash?)));
+    let password = password.to_owned();
+    let dummy = dummy_hash()?;
+    tokio::task::spawn_blocking(move || {
+        let hash = found.as_ref().map_or(dummy, |(_, _, hash)| hash.as_str());
+        let right = verify_password(&password, hash);
+        match found {
+            Some((id, status, _)) if right => match status {
+                AccountStatus::Active => LoginOutcome::Active(id),
+                AccountStatus::Pending => LoginOutcome::Pending,
+                AccountStatus::Refused => LoginOutcome::Refused,
+            },
+            _ => LoginOutcome::Wrong,
+        }
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("verifying a password: {e}"))
+}
+
+/// An organizer's decision on an account.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// Admit it (a pending or refused account becomes active).
+    Approve,
+    /// Refuse it (a pending account only).
+    Refuse,
+}
+
+/// Why a decision could not be applied.
+#[derive(Debug, thiserror::Error)]
+pub enum DecisionError {
+    /// No account has this id.
+    #[error("no account {0}")]
+    NoSuchAccount(i64),
+    /// Refusing is for accounts that wait; an active one stays active.
+    #[error("account {id} ({name}) is active: only pending accounts can be refused")]
+    AlreadyActive {
+        /// The account's id.
+        id: i64,
+        /// Its name.
+        name: String,
+    },
+    /// The database failed.
+    #[error("database")]
+    Database(#[from] sqlx::Error),
+}
+
+/// Approves or refuses account `id` and returns it as it is now. Deciding again what was
+/// decided is no error (two organizers may click at once).
+pub async fn decide(db: &Db, id: i64, decision: Decision) -> Result<Account, DecisionError> {
+    let account = users::find_account(db.pool(), id)
+        .await?
+        .ok_or(DecisionError::NoSuchAccount(id))?;
+    let target = match decision {
+        Decision::Approve => AccountStatus::Active,
+        Decision::Refuse => AccountStatus::Refused,
+    };
+    if account.status == target {
+        return Ok(account);
+    }
+    if decision == Decision::Refuse && account.status == AccountStatus::Active {
+        return Err(DecisionError::AlreadyActive {
+            id,
+            name: account.name,
+        });
+    }
+    users::change_status(db.pool(), id, account.status, target).await?;
+    users::find_account(db.pool(), id)
+        .await?
+        .ok_or(DecisionError::NoSuchAccount(id))
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{TOKEN_PREFIX, hash_password, new_token, token_hash, verify_password};
+    use super::{TOKEN_PREFIX, dummy_hash, hash_password, new_token, token_hash, verify_password};
 
     #[test]
     fn a_password_verifies_against_its_own_hash_only() {
@@ -121,5 +239,16 @@ mod tests {
         assert_eq!(a.len(), TOKEN_PREFIX.len() + 64);
         assert_eq!(token_hash(&a).len(), 64);
         assert!(!token_hash(&a).contains(&a[TOKEN_PREFIX.len()..]));
+    }
+
+    #[test]
+    fn the_dummy_hash_is_made_once_like_a_real_one_and_matches_no_guess() {
+        let dummy = dummy_hash().unwrap();
+        assert!(std::ptr::eq(dummy, dummy_hash().unwrap()));
+        let real = hash_password("x").unwrap();
+        let params = |h: &str| h.rsplitn(3, '$').nth(2).unwrap().to_owned();
+        assert_eq!(params(dummy), params(&real), "same argon2 parameters");
+        assert!(!verify_password("", dummy));
+        assert!(!verify_password("password", dummy));
     }
 }

@@ -1,10 +1,32 @@
 //! Typed configuration of the service, from command-line flags and environment variables.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
+
+/// Who may create an account from the sign-up page (EVALUATION.md 5.4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SignupMode {
+    /// Anyone: the account is usable at once (the demo's default).
+    Open,
+    /// Anyone may ask; an organizer admits each new account before it can log in.
+    Approval,
+    /// Nobody: organizers create accounts with `triageboard user add`.
+    Closed,
+}
+
+impl SignupMode {
+    /// The flag's value, for pages and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignupMode::Open => "open",
+            SignupMode::Approval => "approval",
+            SignupMode::Closed => "closed",
+        }
+    }
+}
 
 /// Where the database lives; shared by `serve`, `worker` and `user add`.
 #[derive(Clone, Debug, Args)]
@@ -83,6 +105,20 @@ pub struct Config {
     /// The key file `--manifest` was built with (not needed for the synthetic demo's).
     #[arg(long, env = "TRIAGEBOARD_MANIFEST_KEY")]
     pub manifest_key: Option<PathBuf>,
+    /// Sign-up: `open`, `approval` (an organizer admits each account) or `closed`
+    /// (`triageboard user add` only). Default: `approval`; `open` for the embedded demo
+    /// (neither `--annotations` nor `--images`).
+    #[arg(long, env = "TRIAGEBOARD_SIGNUP", value_enum)]
+    pub signup: Option<SignupMode>,
+    /// The address of an https reverse proxy in front of the service (repeatable or
+    /// comma-separated). Only its `X-Forwarded-For` and `X-Forwarded-Proto` are believed;
+    /// without one both headers are ignored.
+    #[arg(
+        long = "trusted-proxy",
+        env = "TRIAGEBOARD_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 impl Config {
@@ -111,7 +147,33 @@ impl Config {
                 "/reference-model/weights"
             )),
             manifest_key: None,
+            signup: None,
+            trusted_proxies: Vec::new(),
         }
+    }
+
+    /// True for the embedded demo: neither the annotations nor the images were given.
+    pub fn is_demo(&self) -> bool {
+        self.annotations.is_none() && self.images.is_none()
+    }
+
+    /// The sign-up mode in force: the flag's, else `open` for the demo and `approval`
+    /// for a real test set.
+    pub fn signup_mode(&self) -> SignupMode {
+        self.signup.unwrap_or(if self.is_demo() {
+            SignupMode::Open
+        } else {
+            SignupMode::Approval
+        })
+    }
+
+    /// True when `peer` is one of the trusted proxies (an IPv4 peer seen through an IPv6
+    /// socket as `::ffff:a.b.c.d` counts as `a.b.c.d`).
+    pub fn is_trusted_proxy(&self, peer: IpAddr) -> bool {
+        let peer = peer.to_canonical();
+        self.trusted_proxies
+            .iter()
+            .any(|proxy| proxy.to_canonical() == peer)
     }
 
     /// The data folder.
@@ -156,5 +218,29 @@ impl Config {
     /// How long an idle worker sleeps between polls.
     pub fn poll_interval(&self) -> Duration {
         Duration::from_secs_f64(self.poll_seconds.clamp(0.01, 3600.0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Config, SignupMode};
+
+    #[test]
+    fn the_demo_signs_up_openly_and_a_real_test_set_asks_for_approval() {
+        let mut config = Config::new("data");
+        assert_eq!(config.signup_mode(), SignupMode::Open);
+        config.annotations = Some("annotations".into());
+        assert_eq!(config.signup_mode(), SignupMode::Approval);
+        config.signup = Some(SignupMode::Closed);
+        assert_eq!(config.signup_mode(), SignupMode::Closed);
+    }
+
+    #[test]
+    fn a_trusted_proxy_is_recognised_through_an_ipv6_socket() {
+        let mut config = Config::new("data");
+        config.trusted_proxies = vec!["10.0.0.1".parse().unwrap()];
+        assert!(config.is_trusted_proxy("10.0.0.1".parse().unwrap()));
+        assert!(config.is_trusted_proxy("::ffff:10.0.0.1".parse().unwrap()));
+        assert!(!config.is_trusted_proxy("10.0.0.2".parse().unwrap()));
     }
 }

@@ -74,7 +74,10 @@ impl Application {
             .map(|i| tokio::spawn(jobs::run_worker(self.state.clone(), jobs::worker_name(i))))
             .collect();
         let router = web::router(self.state.clone());
-        let served = axum::serve(self.listener, router)
+        // The peer's address: the rate limits key on it, and only a trusted proxy's
+        // forwarded headers are believed.
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        let served = axum::serve(self.listener, service)
             .with_graceful_shutdown(shutdown)
             .await
             .context("serving HTTP");

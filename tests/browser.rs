@@ -13,7 +13,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fantoccini::{ClientBuilder, Locator};
-use helpers::{Backend, predictions_csv, spawn_app};
+use helpers::{Backend, predictions_csv, spawn_app_signup};
+use triageboard::config::SignupMode;
 
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
@@ -48,7 +49,7 @@ async fn a_participant_signs_up_uploads_in_the_browser_and_finds_the_entry_on_th
         );
         return;
     }
-    let app = spawn_app(Backend::Sqlite).await;
+    let app = spawn_app_signup(Backend::Sqlite, SignupMode::Open).await;
     let csv = app.dir.path().join("predictions.csv");
     std::fs::write(&csv, predictions_csv(1.0)).unwrap();
 

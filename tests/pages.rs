@@ -6,9 +6,10 @@ mod helpers;
 
 use std::collections::HashMap;
 
-use helpers::{Backend, TestApp, invalid_csv, predictions_csv, spawn_app, study_ids};
+use helpers::{Backend, TestApp, invalid_csv, predictions_csv, study_ids};
 use reqwest::StatusCode;
 use reqwest::header::{LOCATION, SET_COOKIE};
+use triageboard::config::SignupMode;
 
 on_both_databases!(
     a_new_user_signs_up_uploads_through_the_form_and_sees_the_entry_ranked,
@@ -23,11 +24,18 @@ on_both_databases!(
     the_test_images_download_as_one_zip,
 );
 
+/// These tests sign up on the spot (with a test set the default is `approval`).
+async fn spawn_app(backend: Backend) -> TestApp {
+    helpers::spawn_app_signup(backend, SignupMode::Open).await
+}
+
 /// A cookie-keeping client that does not follow redirects.
 struct Browser<'a> {
     app: &'a TestApp,
     client: reqwest::Client,
     cookies: HashMap<String, String>,
+    /// The CSRF token of the last page's forms (a signed-in session's own token).
+    page_csrf: Option<String>,
 }
 
 impl<'a> Browser<'a> {
@@ -40,6 +48,7 @@ impl<'a> Browser<'a> {
             app,
             client,
             cookies: HashMap::new(),
+            page_csrf: None,
         }
     }
 
@@ -73,11 +82,24 @@ impl<'a> Browser<'a> {
             .await
             .unwrap();
         self.keep_cookies(&response);
-        (response.status(), response.text().await.unwrap())
+        let status = response.status();
+        let page = response.text().await.unwrap();
+        let field = "name=\"csrf\" value=\"";
+        self.page_csrf = page.find(field).map(|at| {
+            page[at + field.len()..]
+                .chars()
+                .take_while(|c| *c != '"')
+                .collect()
+        });
+        (status, page)
     }
 
+    /// The token of the last page's forms, else the double-submit cookie's.
     fn csrf(&self) -> String {
-        self.cookies.get("tb_csrf").cloned().expect("a CSRF cookie")
+        self.page_csrf
+            .clone()
+            .or_else(|| self.cookies.get("tb_csrf").cloned())
+            .expect("a CSRF token")
     }
 
     async fn post_form(&mut self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
@@ -129,6 +151,9 @@ impl<'a> Browser<'a> {
             .await;
         assert_eq!(response.status(), StatusCode::SEE_OTHER);
         assert!(self.cookies.contains_key("tb_session"));
+        // As a browser does: the next page carries the new session's token.
+        let location = response.headers()[LOCATION].to_str().unwrap().to_owned();
+        self.get(&location).await;
     }
 }
 
@@ -283,6 +308,8 @@ async fn log_in_checks_the_password_and_log_out_ends_the_session(backend: Backen
     assert!(!browser.cookies.contains_key("tb_session"));
     let (status, _) = browser.get("/settings").await;
     assert_eq!(status, StatusCode::SEE_OTHER, "signed out: sent to log in");
+    let (_, _) = browser.get("/login").await;
+    let csrf = browser.csrf();
 
     let response = browser
         .post_form(
@@ -314,6 +341,8 @@ async fn log_in_checks_the_password_and_log_out_ends_the_session(backend: Backen
         .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
 
+    browser.get("/signup").await;
+    let csrf = browser.csrf();
     let response = browser
         .post_form(
             "/signup",
@@ -419,6 +448,7 @@ async fn an_organizer_flags_a_baseline_hides_and_rescores_from_the_organizer_pag
     let (status, page) = browser.get("/organizer").await;
     assert_eq!(status, 200);
     assert!(page.contains("Baseline net") && page.contains("quinn"));
+    let csrf = browser.csrf();
 
     let (_, page) = browser.get(&format!("/submissions/{id}")).await;
     assert!(page.contains("plots/roc.svg"));

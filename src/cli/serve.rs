@@ -19,13 +19,14 @@ pub struct ServeArgs {
 /// Runs the service until Ctrl-C or SIGTERM.
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let config = args.config;
-    let demo = config.annotations.is_none() && config.images.is_none();
+    let demo = config.is_demo();
     if demo {
         ensure_demo_testset(&config)?;
     }
     runtime()?.block_on(async move {
         let app = Application::build(config).await?;
         println!("TriageBoard is listening on http://{}", app.address());
+        println!("sign-up: {}", app.state().config.signup_mode().as_str());
         if let Some(token) = app.initial_token() {
             println!("organizer API token (shown once, keep it): {token}");
         }

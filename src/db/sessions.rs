@@ -32,7 +32,7 @@ struct SessionUser {
     role: String,
 }
 
-/// The user of a session that has not expired.
+/// The user of a session that has not expired, if the account is active.
 pub async fn find_user_by_session<'e, E: Executor<'e, Database = Any>>(
     executor: E,
     id_hash: &str,
@@ -43,7 +43,8 @@ pub async fn find_user_by_session<'e, E: Executor<'e, Database = Any>>(
          from sessions s
          join users u on u.id = s.user_id
          where s.id_hash = $1
-           and s.expires_at > $2",
+           and s.expires_at > $2
+           and u.status = 'active'",
     )
     .bind(id_hash)
     .bind(now)
@@ -69,19 +70,4 @@ pub async fn delete_session<'e, E: Executor<'e, Database = Any>>(
     .execute(executor)
     .await?;
     Ok(())
-}
-
-/// The password hash of a user, for logging in.
-pub async fn find_password_hash<'e, E: Executor<'e, Database = Any>>(
-    executor: E,
-    name: &str,
-) -> Result<Option<(i64, Option<String>)>, sqlx::Error> {
-    sqlx::query_as(
-        "select id, password_hash
-         from users
-         where name = $1",
-    )
-    .bind(name)
-    .fetch_optional(executor)
-    .await
 }

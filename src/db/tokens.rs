@@ -32,7 +32,8 @@ struct TokenUser {
     role: String,
 }
 
-/// The user holding a token that is not revoked.
+/// The user holding a token that is not revoked, if the account is active (a pending or
+/// refused account's tokens do nothing).
 pub async fn find_user_by_token_hash<'e, E: Executor<'e, Database = Any>>(
     executor: E,
     token_hash: &str,
@@ -42,7 +43,8 @@ pub async fn find_user_by_token_hash<'e, E: Executor<'e, Database = Any>>(
          from api_tokens t
          join users u on u.id = t.user_id
          where t.token_hash = $1
-           and t.revoked_at is null",
+           and t.revoked_at is null
+           and u.status = 'active'",
     )
     .bind(token_hash)
     .fetch_optional(executor)

@@ -29,6 +29,45 @@ impl Role {
     }
 }
 
+/// Whether an account may be used (EVALUATION.md 5.4: sign-up in `approval` mode creates
+/// pending accounts that an organizer admits or refuses).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AccountStatus {
+    /// Logs in and uses tokens.
+    Active,
+    /// Waits for an organizer; cannot log in or use tokens.
+    Pending,
+    /// Refused by an organizer; cannot log in or use tokens.
+    Refused,
+}
+
+impl AccountStatus {
+    /// The value stored in the `status` column.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountStatus::Active => "active",
+            AccountStatus::Pending => "pending",
+            AccountStatus::Refused => "refused",
+        }
+    }
+
+    /// Parses a stored or requested value.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "active" => Some(AccountStatus::Active),
+            "pending" => Some(AccountStatus::Pending),
+            "refused" => Some(AccountStatus::Refused),
+            _ => None,
+        }
+    }
+
+    /// Parses the stored value; anything unknown is refused, the least privileged.
+    fn from_column(text: &str) -> Self {
+        Self::parse(text).unwrap_or(AccountStatus::Refused)
+    }
+}
+
 /// A user as the service sees them after authentication.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct User {
@@ -64,25 +103,157 @@ impl From<UserRow> for User {
     }
 }
 
-/// Inserts a user and returns their id; fails on a taken name (unique violation).
+/// Inserts a user and returns their id; fails on a taken name (unique violation), whatever
+/// its case.
 pub async fn insert_user<'e, E: Executor<'e, Database = Any>>(
     executor: E,
     name: &str,
     password_hash: Option<&str>,
     role: Role,
+    status: AccountStatus,
     now: i64,
 ) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
-        "insert into users (name, password_hash, role, created_at)
-         values ($1, $2, $3, $4)
+        "insert into users (name, password_hash, role, status, created_at)
+         values ($1, $2, $3, $4, $5)
          returning id",
     )
     .bind(name)
     .bind(password_hash)
     .bind(role.as_str())
+    .bind(status.as_str())
     .bind(now)
     .fetch_one(executor)
     .await
+}
+
+/// What log-in needs to know of an account.
+#[derive(Clone, Debug)]
+pub struct LoginRecord {
+    /// Row id.
+    pub id: i64,
+    /// The argon2 hash; `None` for accounts that log in with tokens only.
+    pub password_hash: Option<String>,
+    /// Whether the account may be used.
+    pub status: AccountStatus,
+}
+
+#[derive(sqlx::FromRow)]
+struct LoginRow {
+    id: i64,
+    password_hash: Option<String>,
+    status: String,
+}
+
+/// The account named `name`, compared without case (names are unique that way).
+pub async fn find_login<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    name: &str,
+) -> Result<Option<LoginRecord>, sqlx::Error> {
+    let row: Option<LoginRow> = sqlx::query_as(
+        "select id, password_hash, status
+         from users
+         where lower(name) = lower($1)",
+    )
+    .bind(name)
+    .fetch_optional(executor)
+    .await?;
+    Ok(row.map(|r| LoginRecord {
+        id: r.id,
+        password_hash: r.password_hash,
+        status: AccountStatus::from_column(&r.status),
+    }))
+}
+
+/// An account as organizers list it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Account {
+    /// Row id.
+    pub id: i64,
+    /// The name.
+    pub name: String,
+    /// Participant or organizer.
+    pub role: Role,
+    /// Whether it may be used.
+    pub status: AccountStatus,
+    /// Unix milliseconds.
+    pub created_at: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct AccountRow {
+    id: i64,
+    name: String,
+    role: String,
+    status: String,
+    created_at: i64,
+}
+
+impl From<AccountRow> for Account {
+    fn from(row: AccountRow) -> Self {
+        Self {
+            id: row.id,
+            name: row.name,
+            role: Role::parse(&row.role),
+            status: AccountStatus::from_column(&row.status),
+            created_at: row.created_at,
+        }
+    }
+}
+
+/// Every account, or those with one status, oldest first.
+pub async fn list_accounts<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    status: Option<AccountStatus>,
+) -> Result<Vec<Account>, sqlx::Error> {
+    let rows: Vec<AccountRow> = sqlx::query_as(
+        "select id, name, role, status, created_at
+         from users
+         where $1 is null or status = $1
+         order by id",
+    )
+    .bind(status.map(AccountStatus::as_str))
+    .fetch_all(executor)
+    .await?;
+    Ok(rows.into_iter().map(Account::from).collect())
+}
+
+/// One account.
+pub async fn find_account<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    id: i64,
+) -> Result<Option<Account>, sqlx::Error> {
+    let row: Option<AccountRow> = sqlx::query_as(
+        "select id, name, role, status, created_at
+         from users
+         where id = $1",
+    )
+    .bind(id)
+    .fetch_optional(executor)
+    .await?;
+    Ok(row.map(Account::from))
+}
+
+/// Moves an account from status `from` to `to`; false when it is not in `from` (any
+/// more: another organizer may have decided first).
+pub async fn change_status<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    id: i64,
+    from: AccountStatus,
+    to: AccountStatus,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "update users
+         set status = $3
+         where id = $1
+           and status = $2",
+    )
+    .bind(id)
+    .bind(from.as_str())
+    .bind(to.as_str())
+    .execute(executor)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// Inserts an organizer named `name` only if there is no organizer yet; returns the new
@@ -96,7 +267,7 @@ pub async fn insert_first_organizer<'e, E: Executor<'e, Database = Any>>(
         "insert into users (name, role, created_at)
          select $1, 'organizer', $2
          where not exists (select 1 from users where role = 'organizer')
-         on conflict (name) do nothing
+         on conflict do nothing
          returning id",
     )
     .bind(name)
@@ -141,12 +312,16 @@ pub async fn ensure_user(
     role: Role,
     now: i64,
 ) -> Result<i64, sqlx::Error> {
-    sqlx::query("insert into users (name, role, created_at) values ($1, $2, $3) on conflict (name) do nothing")
-        .bind(name)
-        .bind(role.as_str())
-        .bind(now)
-        .execute(pool)
-        .await?;
+    // No conflict target: a name taken in another case violates `users_by_lower_name`,
+    // not `name`'s own constraint, and must be skipped the same way.
+    sqlx::query(
+        "insert into users (name, role, created_at) values ($1, $2, $3) on conflict do nothing",
+    )
+    .bind(name)
+    .bind(role.as_str())
+    .bind(now)
+    .execute(pool)
+    .await?;
     sqlx::query_scalar("select id from users where name = $1")
         .bind(name)
         .fetch_one(pool)
@@ -155,7 +330,7 @@ pub async fn ensure_user(
 
 #[cfg(test)]
 mod tests {
-    use super::{Role, valid_user_name};
+    use super::{AccountStatus, Role, valid_user_name};
 
     #[test]
     fn user_names_are_short_plain_words() {
@@ -172,5 +347,18 @@ mod tests {
     fn an_unknown_role_is_a_participant() {
         assert_eq!(Role::parse("organizer"), Role::Organizer);
         assert_eq!(Role::parse("admin"), Role::Participant);
+    }
+
+    #[test]
+    fn an_unknown_stored_status_is_refused_and_statuses_read_back() {
+        assert_eq!(AccountStatus::from_column("banned"), AccountStatus::Refused);
+        for status in [
+            AccountStatus::Active,
+            AccountStatus::Pending,
+            AccountStatus::Refused,
+        ] {
+            assert_eq!(AccountStatus::parse(status.as_str()), Some(status));
+        }
+        assert_eq!(AccountStatus::parse("Pending"), None);
     }
 }

@@ -1,9 +1,12 @@
-//! HTTP: the router, its middleware (tracing, security headers) and one module per area.
+//! HTTP: the router, its middleware (tracing, security headers, the client's address and
+//! scheme) and one module per area.
 
 pub mod api;
 pub mod assets;
 pub mod auth;
+pub mod client;
 pub mod health;
+pub mod limits;
 pub mod pages;
 pub mod session;
 pub mod upload;
@@ -37,7 +40,15 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", api::router(&state))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(axum::middleware::from_fn(session::csrf_cookie));
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            session::csrf_cookie,
+        ))
+        // Outside the CSRF middleware and the rate limits, which read the client it finds.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            client::resolve_client,
+        ));
     for (name, value) in security_headers {
         router = router.layer(SetResponseHeaderLayer::if_not_present(
             HeaderName::clone(&name),

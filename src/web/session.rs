@@ -1,13 +1,16 @@
 //! Browser sessions and CSRF protection.
 //!
 //! A session is a random id in an HttpOnly, SameSite=Lax cookie; the database keeps its
-//! sha256. Every form carries a CSRF token that must equal the `tb_csrf` cookie (a
-//! double-submit token, set by [`csrf_cookie`] on the first request): a cross-site page can
-//! neither read the cookie nor, with SameSite=Strict, make the browser send it. Cookies
-//! are marked Secure when the request came over https (directly or via a proxy's
-//! `X-Forwarded-Proto`).
+//! sha256. Every form carries a CSRF token. A request with a session cookie has the
+//! session's own token, derived from the session id under the service key, so that a
+//! token taken from one session is worthless in another. A request without one (the
+//! sign-up and log-in forms) has a double-submit token that must equal the `tb_csrf`
+//! cookie, set by [`csrf_cookie`] on the first request: a cross-site page can neither read
+//! the cookie nor, with SameSite=Strict, make the browser send it. Log-in starts a new
+//! session, so the page after it carries that session's token. Cookies are marked Secure
+//! when the request came over https through a trusted proxy ([`crate::web::client`]).
 
-use axum::extract::{FromRequestParts, Request};
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::middleware::Next;
@@ -18,7 +21,9 @@ use crate::clock;
 use crate::db::sessions;
 use crate::db::users::User;
 use crate::error::AppError;
+use crate::service_key::ServiceKey;
 use crate::state::AppState;
+use crate::web::client::Client;
 use crate::web::upload::random_name;
 
 /// The session cookie.
@@ -40,12 +45,19 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, v)| v.to_owned())
 }
 
-/// True when the request came over https.
-pub fn is_https(headers: &HeaderMap) -> bool {
-    headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("https"))
+/// The session id of the request, if it carries a session cookie.
+fn session_id(headers: &HeaderMap) -> Option<String> {
+    cookie(headers, SESSION_COOKIE).filter(|v| !v.is_empty())
+}
+
+/// Length of a CSRF token in hex digits (128 bits).
+const CSRF_HEX: usize = 32;
+
+/// The CSRF token of a session: the service key's HMAC of its id, in hex.
+fn session_csrf(key: &ServiceKey, session_id: &str) -> String {
+    let mut token = crate::accounts::hex(&key.derive("csrf", session_id.as_bytes()));
+    token.truncate(CSRF_HEX);
+    token
 }
 
 /// A `Set-Cookie` value.
@@ -67,10 +79,23 @@ pub fn set_cookie(
 #[derive(Clone, Debug)]
 pub struct CsrfToken(pub String);
 
-/// Middleware: makes sure the browser holds a CSRF cookie and hands the token to handlers.
-pub async fn csrf_cookie(mut request: Request, next: Next) -> Response {
-    let existing = cookie(request.headers(), CSRF_COOKIE).filter(|v| v.len() == 32);
-    let secure = is_https(request.headers());
+/// Middleware: hands handlers the request's CSRF token: the session's when it carries a
+/// session cookie, else the double-submit cookie's, set here when the browser has none.
+pub async fn csrf_cookie(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    if let Some(id) = session_id(request.headers()) {
+        let token = session_csrf(&state.key, &id);
+        request.extensions_mut().insert(CsrfToken(token));
+        return next.run(request).await;
+    }
+    let existing = cookie(request.headers(), CSRF_COOKIE).filter(|v| v.len() == CSRF_HEX);
+    let secure = request
+        .extensions()
+        .get::<Client>()
+        .is_some_and(|client| client.https);
     let token = existing.clone().unwrap_or_else(random_name);
     request.extensions_mut().insert(CsrfToken(token.clone()));
     let mut response = next.run(request).await;
@@ -95,12 +120,21 @@ impl CsrfToken {
     /// Checks a submitted form's token.
     pub fn verify(&self, submitted: Option<&str>) -> Result<(), AppError> {
         match submitted {
-            Some(value) if !value.is_empty() && value == self.0 => Ok(()),
+            Some(value) if !value.is_empty() && same_bytes(value, &self.0) => Ok(()),
             _ => Err(AppError::Forbidden(
                 "the form has expired or did not come from this site; reload the page and try again".to_owned(),
             )),
         }
     }
+}
+
+/// Compares two tokens in time that depends on their length only.
+fn same_bytes(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |diff, (x, y)| diff | (x ^ y))
+            == 0
 }
 
 /// The signed-in user of a page, if any.
@@ -114,7 +148,7 @@ impl FromRequestParts<AppState> for MaybeUser {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let Some(id) = cookie(&parts.headers, SESSION_COOKIE) else {
+        let Some(id) = session_id(&parts.headers) else {
             return Ok(MaybeUser(None));
         };
         let user =
@@ -187,17 +221,35 @@ pub async fn start_session(
 }
 
 /// Ends the request's session; returns the cookie that clears it.
-pub async fn end_session(state: &AppState, headers: &HeaderMap) -> Result<HeaderValue, AppError> {
-    if let Some(id) = cookie(headers, SESSION_COOKIE) {
+pub async fn end_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    secure: bool,
+) -> Result<HeaderValue, AppError> {
+    if let Some(id) = session_id(headers) {
         sessions::delete_session(state.db.pool(), &token_hash(&id)).await?;
     }
-    Ok(set_cookie(SESSION_COOKIE, "", 0, "Lax", is_https(headers)))
+    Ok(set_cookie(SESSION_COOKIE, "", 0, "Lax", secure))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::cookie;
+    use super::{CSRF_HEX, cookie, session_csrf};
+    use crate::service_key::ServiceKey;
     use axum::http::{HeaderMap, HeaderValue, header};
+
+    #[test]
+    fn a_session_token_belongs_to_its_session_and_to_the_service_key() {
+        let key = ServiceKey::from_bytes([7; 32]);
+        let token = session_csrf(&key, "session-a");
+        assert_eq!(token.len(), CSRF_HEX);
+        assert_eq!(token, session_csrf(&key, "session-a"));
+        assert_ne!(token, session_csrf(&key, "session-b"));
+        assert_ne!(
+            token,
+            session_csrf(&ServiceKey::from_bytes([8; 32]), "session-a")
+        );
+    }
 
     #[test]
     fn cookies_are_found_among_others() {

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use sqlx::Executor;
 use triageboard::accounts;
-use triageboard::config::Config;
+use triageboard::config::{Config, SignupMode};
 use triageboard::db::users::Role;
 use triageboard::startup::Application;
 use triageboard::state::AppState;
@@ -215,6 +215,12 @@ pub struct TestApp {
 /// Starts the app on `backend` with the defaults of tests: a fast-polling worker.
 pub async fn spawn_app(backend: Backend) -> TestApp {
     spawn_app_with(backend, |_| {}).await
+}
+
+/// Starts the app on `backend` with sign-up in `mode` (a test set is given, so the
+/// default would be `approval`).
+pub async fn spawn_app_signup(backend: Backend, mode: SignupMode) -> TestApp {
+    spawn_app_with(backend, |c| c.signup = Some(mode)).await
 }
 
 /// Starts the app on `backend` after `adjust` changed the configuration.

@@ -1,6 +1,7 @@
 //! The REST API (v1), for CI scripts: submissions, validation, the board, the caller's
-//! quota, organizer actions, and its OpenAPI document.
+//! quota, organizer actions (submissions and accounts), and its OpenAPI document.
 
+pub mod accounts;
 pub mod admin;
 pub mod leaderboard;
 pub mod me;
@@ -43,4 +44,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         )
         .route("/admin/submissions/{id}/hidden", post(admin::set_hidden))
         .route("/admin/submissions/{id}/rescore", post(admin::rescore))
+        .route("/admin/accounts", get(accounts::list))
+        .route("/admin/accounts/{id}/approve", post(accounts::approve))
+        .route("/admin/accounts/{id}/refuse", post(accounts::refuse))
 }

@@ -5,7 +5,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, leaderboard, me, submissions};
+use super::{accounts, admin, leaderboard, me, submissions};
 
 /// The API description.
 #[derive(OpenApi)]
@@ -27,6 +27,9 @@ use super::{admin, leaderboard, me, submissions};
         admin::set_baseline,
         admin::set_hidden,
         admin::rescore,
+        accounts::list,
+        accounts::approve,
+        accounts::refuse,
     ),
     components(schemas(
         crate::error::ErrorBody,
@@ -39,6 +42,8 @@ use super::{admin, leaderboard, me, submissions};
         submissions::Valid,
         me::Me,
         admin::Flag,
+        accounts::AccountView,
+        crate::db::users::AccountStatus,
     )),
     modifiers(&BearerAuth)
 )]

@@ -1,20 +1,25 @@
-//! Sign-up, log-in, log-out and the settings page with API tokens.
+//! Sign-up (open, awaiting approval, or closed), log-in, log-out and the settings page with
+//! API tokens.
+
+use std::sync::Arc;
 
 use askama::Template;
-use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::{Extension, Form};
 use serde::Deserialize;
 
-use super::{Nav, PageError, render};
-use crate::accounts::{hash_password, new_token, token_hash, verify_password};
+use super::{Nav, PageError, message, render};
+use crate::accounts::{LoginOutcome, check_login, hash_password, new_token, token_hash};
 use crate::clock;
-use crate::db::sessions::find_password_hash;
+use crate::config::SignupMode;
 use crate::db::tokens;
-use crate::db::users::{self, Role};
+use crate::db::users::{self, AccountStatus, Role};
 use crate::error::AppError;
 use crate::state::AppState;
+use crate::web::client::Client;
+use crate::web::limits::AccountLimiter;
 use crate::web::session::{self, CsrfToken, PageUser};
 
 #[derive(Template)]
@@ -24,6 +29,9 @@ struct LoginPage {
     heading: String,
     action: String,
     signup: bool,
+    /// False when sign-up is closed: the page explains instead.
+    form: bool,
+    notice: Option<String>,
     name: String,
     error: Option<String>,
 }
@@ -35,12 +43,42 @@ pub(super) struct Credentials {
     password: String,
 }
 
-fn login_page(csrf: &str, signup: bool, name: &str, error: Option<String>) -> LoginPage {
+/// What the sign-up page says in each mode, above its form (or instead of it).
+fn signup_notice(mode: SignupMode) -> Option<String> {
+    match mode {
+        SignupMode::Open => None,
+        SignupMode::Approval => Some(
+            "New accounts wait for an organizer's approval: you can log in once an organizer has approved yours."
+                .to_owned(),
+        ),
+        SignupMode::Closed => Some(
+            "Accounts on this board are created by its organizers (triageboard user add NAME). Ask them for one, then log in."
+                .to_owned(),
+        ),
+    }
+}
+
+fn signup_page(csrf: &str, mode: SignupMode, name: &str, error: Option<String>) -> LoginPage {
     LoginPage {
         nav: Nav::new(None, csrf),
-        heading: if signup { "Sign up" } else { "Log in" }.to_owned(),
-        action: if signup { "/signup" } else { "/login" }.to_owned(),
-        signup,
+        heading: "Sign up".to_owned(),
+        action: "/signup".to_owned(),
+        signup: true,
+        form: mode != SignupMode::Closed,
+        notice: signup_notice(mode),
+        name: name.to_owned(),
+        error,
+    }
+}
+
+fn login_page(csrf: &str, name: &str, error: Option<String>) -> LoginPage {
+    LoginPage {
+        nav: Nav::new(None, csrf),
+        heading: "Log in".to_owned(),
+        action: "/login".to_owned(),
+        signup: false,
+        form: true,
+        notice: None,
         name: name.to_owned(),
         error,
     }
@@ -53,116 +91,147 @@ fn refused(status: StatusCode, page: &LoginPage) -> Response {
     }
 }
 
-pub(super) async fn signup_form(CsrfToken(csrf): CsrfToken) -> Result<Html<String>, AppError> {
-    render(&login_page(&csrf, true, "", None))
+pub(super) async fn signup_form(
+    State(state): State<AppState>,
+    CsrfToken(csrf): CsrfToken,
+) -> Result<Html<String>, AppError> {
+    render(&signup_page(&csrf, state.config.signup_mode(), "", None))
 }
 
 pub(super) async fn login_form(CsrfToken(csrf): CsrfToken) -> Result<Html<String>, AppError> {
-    render(&login_page(&csrf, false, "", None))
+    render(&login_page(&csrf, "", None))
+}
+
+/// What is wrong with a new account's name or password, if anything.
+fn credentials_problem(name: &str, password: &str) -> Option<&'static str> {
+    if !users::valid_user_name(name) {
+        Some(
+            "A user name has 1 to 40 letters, digits, '_', '.' or '-', and starts with a letter or digit.",
+        )
+    } else if password.chars().count() < 8 {
+        Some("A password has at least 8 characters.")
+    } else if password.len() > 1024 {
+        Some("A password has at most 1024 bytes.")
+    } else {
+        None
+    }
 }
 
 pub(super) async fn signup(
     State(state): State<AppState>,
+    Extension(limiter): Extension<Arc<AccountLimiter>>,
     csrf: CsrfToken,
-    headers: HeaderMap,
+    client: Client,
     Form(form): Form<Credentials>,
 ) -> Result<Response, PageError> {
     let nav = Nav::new(None, &csrf.0);
-    csrf.verify(form.csrf.as_deref())
-        .map_err(|e| PageError::new(e, nav.clone()))?;
+    let wrap = |e: AppError| PageError::new(e, nav.clone());
+    csrf.verify(form.csrf.as_deref()).map_err(wrap)?;
+    let mode = state.config.signup_mode();
     let name = form.name.trim();
-    let problem = if !users::valid_user_name(name) {
-        Some(
-            "A user name has 1 to 40 letters, digits, '_', '.' or '-', and starts with a letter or digit.",
-        )
-    } else if form.password.chars().count() < 8 {
-        Some("A password has at least 8 characters.")
-    } else if form.password.len() > 1024 {
-        Some("A password has at most 1024 bytes.")
-    } else {
-        None
-    };
-    if let Some(problem) = problem {
+    if mode == SignupMode::Closed {
+        return Ok(refused(
+            StatusCode::FORBIDDEN,
+            &signup_page(&csrf.0, mode, name, None),
+        ));
+    }
+    if let Some(problem) = credentials_problem(name, &form.password) {
         return Ok(refused(
             StatusCode::BAD_REQUEST,
-            &login_page(&csrf.0, true, name, Some(problem.to_owned())),
+            &signup_page(&csrf.0, mode, name, Some(problem.to_owned())),
         ));
+    }
+    if let Err(limited) = limiter.check(name) {
+        return Ok(limited.into_response());
     }
     let password = form.password.clone();
     let hash = tokio::task::spawn_blocking(move || hash_password(&password))
         .await
-        .map_err(|e| {
-            PageError::new(
-                AppError::Internal(anyhow::anyhow!("hashing: {e}")),
-                nav.clone(),
-            )
-        })?
-        .map_err(|e| PageError::new(AppError::Internal(e), nav.clone()))?;
+        .map_err(|e| wrap(AppError::Internal(anyhow::anyhow!("hashing: {e}"))))?
+        .map_err(|e| wrap(AppError::Internal(e)))?;
+    let status = match mode {
+        SignupMode::Open => AccountStatus::Active,
+        SignupMode::Approval | SignupMode::Closed => AccountStatus::Pending,
+    };
     let created = users::insert_user(
         state.db.pool(),
         name,
         Some(&hash),
         Role::Participant,
+        status,
         clock::now_ms(),
     )
     .await;
     let user_id = match created {
         Ok(id) => id,
         Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
-            let page = login_page(
+            let page = signup_page(
                 &csrf.0,
-                true,
+                mode,
                 name,
                 Some("That user name is taken.".to_owned()),
             );
             return Ok(refused(StatusCode::CONFLICT, &page));
         }
-        Err(err) => return Err(PageError::new(err.into(), nav)),
+        Err(err) => return Err(wrap(err.into())),
     };
-    let cookie = session::start_session(&state, user_id, session::is_https(&headers))
+    if status == AccountStatus::Pending {
+        tracing::info!(user = name, "an account waits for approval");
+        return Ok(message(
+            StatusCode::ACCEPTED,
+            nav.clone(),
+            "Your account waits for approval",
+            vec![
+                format!("An organizer must approve the account {name} before you can log in."),
+                "Until then, logging in says that the account is waiting.".to_owned(),
+            ],
+        ));
+    }
+    let cookie = session::start_session(&state, user_id, client.https)
         .await
-        .map_err(|e| PageError::new(e, nav))?;
+        .map_err(wrap)?;
     Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/submit")).into_response())
 }
 
 pub(super) async fn login(
     State(state): State<AppState>,
+    Extension(limiter): Extension<Arc<AccountLimiter>>,
     csrf: CsrfToken,
-    headers: HeaderMap,
+    client: Client,
     Form(form): Form<Credentials>,
 ) -> Result<Response, PageError> {
     let nav = Nav::new(None, &csrf.0);
-    csrf.verify(form.csrf.as_deref())
-        .map_err(|e| PageError::new(e, nav.clone()))?;
-    let name = form.name.trim().to_owned();
-    let found = find_password_hash(state.db.pool(), &name)
+    let wrap = |e: AppError| PageError::new(e, nav.clone());
+    csrf.verify(form.csrf.as_deref()).map_err(wrap)?;
+    let name = form.name.trim();
+    if let Err(limited) = limiter.check(name) {
+        return Ok(limited.into_response());
+    }
+    let outcome = check_login(&state.db, name, &form.password)
         .await
-        .map_err(|e| PageError::new(e.into(), nav.clone()))?;
-    let password = form.password.clone();
-    let user_id = tokio::task::spawn_blocking(move || match found {
-        Some((id, Some(hash))) if verify_password(&password, &hash) => Some(id),
-        _ => None,
-    })
-    .await
-    .map_err(|e| {
-        PageError::new(
-            AppError::Internal(anyhow::anyhow!("verifying: {e}")),
-            nav.clone(),
-        )
-    })?;
-    let Some(user_id) = user_id else {
-        let page = login_page(
-            &csrf.0,
-            false,
-            &name,
-            Some("Wrong user name or password.".to_owned()),
-        );
-        return Ok(refused(StatusCode::UNAUTHORIZED, &page));
+        .map_err(|e| wrap(AppError::Internal(e)))?;
+    // The account's status is told only to whoever gave its password.
+    let (status, error) = match outcome {
+        LoginOutcome::Active(user_id) => {
+            let cookie = session::start_session(&state, user_id, client.https)
+                .await
+                .map_err(wrap)?;
+            return Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response());
+        }
+        LoginOutcome::Pending => (
+            StatusCode::FORBIDDEN,
+            "The password is right, but an organizer has not approved this account yet. Log in once they have.",
+        ),
+        LoginOutcome::Refused => (
+            StatusCode::FORBIDDEN,
+            "The password is right, but an organizer refused this account. Ask the organizers if this is a mistake.",
+        ),
+        LoginOutcome::Wrong => (StatusCode::UNAUTHORIZED, "Wrong user name or password."),
     };
-    let cookie = session::start_session(&state, user_id, session::is_https(&headers))
-        .await
-        .map_err(|e| PageError::new(e, nav))?;
-    Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response())
+    Ok(refused(
+        status,
+        &login_page(&csrf.0, name, Some(error.to_owned())),
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -173,13 +242,14 @@ pub(super) struct CsrfOnly {
 pub(super) async fn logout(
     State(state): State<AppState>,
     csrf: CsrfToken,
+    client: Client,
     headers: HeaderMap,
     Form(form): Form<CsrfOnly>,
 ) -> Result<Response, PageError> {
     let nav = Nav::new(None, &csrf.0);
     csrf.verify(form.csrf.as_deref())
         .map_err(|e| PageError::new(e, nav.clone()))?;
-    let cookie = session::end_session(&state, &headers)
+    let cookie = session::end_session(&state, &headers, client.https)
         .await
         .map_err(|e| PageError::new(e, nav))?;
     Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response())

@@ -9,7 +9,8 @@ use super::{Nav, render};
 use crate::error::AppError;
 use crate::leaderboard::metric_keys;
 use crate::state::AppState;
-use crate::web::session::{CsrfToken, MaybeUser, is_https};
+use crate::web::client::Client;
+use crate::web::session::{CsrfToken, MaybeUser};
 
 #[derive(Template)]
 #[template(path = "about.html")]
@@ -72,6 +73,7 @@ struct ApiPage {
 pub(super) async fn api(
     MaybeUser(user): MaybeUser,
     CsrfToken(csrf): CsrfToken,
+    client: Client,
     headers: HeaderMap,
 ) -> Result<Html<String>, AppError> {
     let host = headers
@@ -82,7 +84,7 @@ pub(super) async fn api(
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
         })
         .unwrap_or("localhost:8080");
-    let scheme = if is_https(&headers) { "https" } else { "http" };
+    let scheme = if client.https { "https" } else { "http" };
     render(&ApiPage {
         nav: Nav::new(user.as_ref(), &csrf),
         server: format!("{scheme}://{host}"),

@@ -1,9 +1,11 @@
 //! The HTML pages (askama templates under `templates/`): the board with its forest plot,
-//! sign-up and log-in, upload, submission and settings pages, and the organizer's list.
+//! sign-up and log-in, upload, submission and settings pages, the organizer's list and
+//! accounts.
 //! Every form carries the CSRF token of [`crate::web::session`]; every page works without
 //! JavaScript except live status updates and drag and drop.
 
 mod account;
+mod accounts_admin;
 mod board;
 mod info;
 mod models;
@@ -13,16 +15,17 @@ mod submit;
 mod testset;
 
 use askama::Template;
-use axum::Router;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::{Extension, Router};
 
 use scorer::{MetricKey, Scores};
 
 use crate::db::users::User;
 use crate::error::AppError;
 use crate::state::AppState;
+use crate::web::limits;
 
 /// The routes of the pages.
 pub fn router(state: &AppState) -> Router<AppState> {
@@ -34,8 +37,24 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/plot/{file}", get(board::plot))
         .route("/about", get(info::about))
         .route("/api", get(info::api))
-        .route("/signup", get(account::signup_form).post(account::signup))
-        .route("/login", get(account::login_form).post(account::login))
+        .route(
+            "/signup",
+            get(account::signup_form)
+                .post(account::signup)
+                .layer(limits::per_address(
+                    limits::SIGNUP_BURST,
+                    limits::SIGNUP_PERIOD,
+                )),
+        )
+        .route(
+            "/login",
+            get(account::login_form)
+                .post(account::login)
+                .layer(limits::per_address(
+                    limits::LOGIN_BURST,
+                    limits::LOGIN_PERIOD,
+                )),
+        )
         .route("/logout", post(account::logout))
         .route("/settings", get(account::settings))
         .route("/settings/tokens", post(account::create_token))
@@ -56,6 +75,11 @@ pub fn router(state: &AppState) -> Router<AppState> {
         )
         .route("/my", get(submit::mine))
         .route("/organizer", get(organizer::list))
+        .route("/organizer/accounts", get(accounts_admin::list))
+        .route(
+            "/organizer/accounts/{id}/{action}",
+            post(accounts_admin::decide),
+        )
         .route("/organizer/rescore-all", post(organizer::rescore_all))
         .route(
             "/organizer/reference-baselines",
@@ -70,6 +94,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/models/{name}", get(models::card))
         .route("/organizer/submissions/{id}/{action}", post(organizer::act))
         .route("/testset/images.zip", get(testset::images_zip))
+        .layer(Extension(limits::AccountLimiter::new()))
 }
 
 /// What the layout needs: who is signed in and the CSRF token of the forms.
