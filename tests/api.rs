@@ -731,10 +731,13 @@ async fn the_board_keeps_the_best_entry_per_method_unless_asked_for_all(backend:
     let inverted: String = predictions_csv(1.0)
         .lines()
         .enumerate()
-        .map(|(i, line)| match (i, line.split(',').collect::<Vec<_>>()[..]) {
-            (0, _) => format!("{line}\n"),
-            (_, [id, p, a]) => format!("{id},{},{a}\n", 1.0 - p.parse::<f64>().unwrap()),
-            _ => unreachable!("three columns"),
+        .map(|(i, line)| {
+            let cells: Vec<&str> = line.split(',').collect();
+            match (i, cells.as_slice()) {
+                (0, _) => format!("{line}\n"),
+                (_, [id, p, a]) => format!("{id},{},{a}\n", 1.0 - p.parse::<f64>().unwrap()),
+                _ => unreachable!("three columns"),
+            }
         })
         .collect();
     let weak = app.submit(&alice, &inverted, "net").await;
