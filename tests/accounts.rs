@@ -587,6 +587,15 @@ async fn user_names_are_unique_and_found_without_regard_to_case(backend: Backend
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let (_, page) = other.get("/settings").await;
     assert!(page.contains("Log out alice"), "the stored name is kept");
+
+    // The service's own accounts: a participant who took `reference-models` before the
+    // baselines ran would own them.
+    for reserved in ["reference-models", "Organizer"] {
+        let mut squatter = Browser::new(&app);
+        let response = squatter.credentials("/signup", reserved, PASSWORD).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{reserved}");
+        assert!(text(response).await.contains("reserved"), "{reserved}");
+    }
 }
 
 async fn a_csrf_token_from_another_session_is_refused(backend: Backend) {

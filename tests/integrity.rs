@@ -40,7 +40,7 @@ const ALL_CATEGORIES: [&str; 4] = ["covid", "nodules", "normal", "pneumonia"];
 
 fn hypotheses_of(group: usize) -> Vec<Vec<Label>> {
     let labels: Vec<Label> = std::iter::once(Label::Private)
-        .chain(ALL_CATEGORIES.iter().map(|c| Label::Public(*c)))
+        .chain(ALL_CATEGORIES.iter().copied().map(Label::Public))
         .collect();
     let mut out = vec![Vec::new()];
     for _ in 0..group {

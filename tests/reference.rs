@@ -281,7 +281,7 @@ async fn the_baselines_command_enters_them_over_the_api_with_an_organizer_token(
     let stderr = String::from_utf8_lossy(&done.stderr);
     assert!(done.status.success(), "{stderr}");
     assert_eq!(
-        stderr.matches("flagged as a baseline").count(),
+        stderr.matches("entered as a final baseline").count(),
         6,
         "{stderr}"
     );

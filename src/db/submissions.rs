@@ -471,7 +471,9 @@ pub async fn count_by_status<'e, E: Executor<'e, Database = Any>>(
     .await
 }
 
-/// Sets or clears the baseline flag; false when there is no such submission.
+/// Sets or clears the baseline flag; false when there is no such submission. Baselines
+/// are final (EVALUATION.md 5.1): flagging one makes it final as of its upload, and
+/// clearing the flag does not undo that.
 pub async fn set_baseline<'e, E: Executor<'e, Database = Any>>(
     executor: E,
     id: i64,
@@ -479,7 +481,8 @@ pub async fn set_baseline<'e, E: Executor<'e, Database = Any>>(
 ) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
         "update submissions
-         set baseline = $2
+         set baseline = $2,
+             final_at = coalesce(final_at, case when $2 = 1 then created_at else null end)
          where id = $1",
     )
     .bind(id)

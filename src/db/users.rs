@@ -296,6 +296,10 @@ pub async fn lock_user_for_submission<'e, E: Executor<'e, Database = Any>>(
     Ok(())
 }
 
+/// Names the service gives its own accounts (the first organizer, the reference
+/// baselines' owner); sign-up refuses them.
+pub const RESERVED_NAMES: [&str; 2] = ["organizer", crate::baselines::REFERENCE_USER];
+
 /// Checks a user name: 1 to 40 characters, letters, digits, `_`, `.`, `-`, starting with a
 /// letter or digit.
 pub fn valid_user_name(name: &str) -> bool {

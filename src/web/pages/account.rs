@@ -108,6 +108,13 @@ fn credentials_problem(name: &str, password: &str) -> Option<&'static str> {
         Some(
             "A user name has 1 to 40 letters, digits, '_', '.' or '-', and starts with a letter or digit.",
         )
+    } else if users::RESERVED_NAMES
+        .iter()
+        .any(|r| r.eq_ignore_ascii_case(name))
+    {
+        // The service enters its own accounts under these names; a participant who took
+        // one first would own the reference baselines.
+        Some("That user name is reserved for the service; choose another.")
     } else if password.chars().count() < 8 {
         Some("A password has at least 8 characters.")
     } else if password.len() > 1024 {

@@ -255,6 +255,38 @@ pub(super) struct CsrfForm {
     csrf: Option<String>,
 }
 
+/// What the owner's buttons on a submission page do.
+#[derive(Clone, Copy)]
+enum OwnerAction {
+    MarkFinal,
+    Withdraw,
+}
+
+/// Checks the form and that the submission is the user's own (organizers included: they
+/// act on their own entries only), does the action and goes back to the page.
+async fn owner_action(
+    state: &AppState,
+    user: &User,
+    csrf: &CsrfToken,
+    id: &str,
+    form: &CsrfForm,
+    action: OwnerAction,
+) -> Result<Redirect, PageError> {
+    let nav = Nav::new(Some(user), &csrf.0);
+    let wrap = |e: AppError| PageError::new(e, nav.clone());
+    csrf.verify(form.csrf.as_deref()).map_err(wrap)?;
+    let submission = visible_submission(state, user, id).await.map_err(wrap)?;
+    if submission.user_id != user.id {
+        return Err(wrap(intake::no_submission(id)));
+    }
+    match action {
+        OwnerAction::MarkFinal => intake::mark_final(state, user, submission.id).await,
+        OwnerAction::Withdraw => intake::withdraw(state, user, submission.id).await,
+    }
+    .map_err(wrap)?;
+    Ok(Redirect::to(&format!("/submissions/{}", submission.id)))
+}
+
 /// The page's "Mark final" button.
 pub(super) async fn mark_final(
     State(state): State<AppState>,
@@ -263,17 +295,7 @@ pub(super) async fn mark_final(
     Path(id): Path<String>,
     Form(form): Form<CsrfForm>,
 ) -> Result<Redirect, PageError> {
-    let nav = Nav::new(Some(&user), &csrf.0);
-    let wrap = |e: AppError| PageError::new(e, nav.clone());
-    csrf.verify(form.csrf.as_deref()).map_err(wrap)?;
-    let submission = visible_submission(&state, &user, &id).await.map_err(wrap)?;
-    if submission.user_id != user.id {
-        return Err(wrap(intake::no_submission(&id)));
-    }
-    intake::mark_final(&state, &user, submission.id)
-        .await
-        .map_err(wrap)?;
-    Ok(Redirect::to(&format!("/submissions/{}", submission.id)))
+    owner_action(&state, &user, &csrf, &id, &form, OwnerAction::MarkFinal).await
 }
 
 /// The page's "Withdraw from the board" button.
@@ -284,17 +306,7 @@ pub(super) async fn withdraw(
     Path(id): Path<String>,
     Form(form): Form<CsrfForm>,
 ) -> Result<Redirect, PageError> {
-    let nav = Nav::new(Some(&user), &csrf.0);
-    let wrap = |e: AppError| PageError::new(e, nav.clone());
-    csrf.verify(form.csrf.as_deref()).map_err(wrap)?;
-    let submission = visible_submission(&state, &user, &id).await.map_err(wrap)?;
-    if submission.user_id != user.id {
-        return Err(wrap(intake::no_submission(&id)));
-    }
-    intake::withdraw(&state, &user, submission.id)
-        .await
-        .map_err(wrap)?;
-    Ok(Redirect::to(&format!("/submissions/{}", submission.id)))
+    owner_action(&state, &user, &csrf, &id, &form, OwnerAction::Withdraw).await
 }
 
 /// `/submissions/{id}/{roc,severity}.svg`: per-study plots for organizers only.
