@@ -69,6 +69,11 @@ pub enum AppError {
         /// When the next final is allowed, Unix milliseconds.
         next_allowed_at: i64,
     },
+    /// The database or the data folder is out of space (507): nothing was stored.
+    #[error(
+        "the server's storage is full: nothing was stored, and nothing counts against your quota; try again later"
+    )]
+    StorageFull,
     /// Too many jobs are waiting (503).
     #[error("the scoring queue is full")]
     QueueFull {
@@ -104,13 +109,31 @@ impl AppError {
                 StatusCode::TOO_MANY_REQUESTS
             }
             AppError::QueueFull { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::StorageFull => StatusCode::INSUFFICIENT_STORAGE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 }
 
+/// Seconds a client is told to wait when storage is full.
+pub const STORAGE_RETRY_AFTER_S: u64 = 300;
+
+/// Whether a database error says the disk is full: SQLite's SQLITE_FULL (13), also raised
+/// by `max_page_count`, or PostgreSQL's `disk_full` (53100).
+pub fn is_disk_full(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Database(db) => matches!(db.code().as_deref(), Some("13" | "53100")),
+        sqlx::Error::Io(io) => io.kind() == std::io::ErrorKind::StorageFull,
+        _ => false,
+    }
+}
+
 impl From<sqlx::Error> for AppError {
     fn from(err: sqlx::Error) -> Self {
+        if is_disk_full(&err) {
+            tracing::error!(error = %err, "the database is out of space");
+            return AppError::StorageFull;
+        }
         AppError::Internal(anyhow::Error::new(err).context("database"))
     }
 }
@@ -149,6 +172,12 @@ impl IntoResponse for AppError {
             AppError::QueueFull { retry_after_s } => {
                 retry_after = Some(*retry_after_s);
                 vec![format!("retry in {retry_after_s} seconds")]
+            }
+            AppError::StorageFull => {
+                retry_after = Some(STORAGE_RETRY_AFTER_S);
+                vec![format!(
+                    "retry in {STORAGE_RETRY_AFTER_S} seconds; the organizers have been alerted"
+                )]
             }
             AppError::Internal(err) => {
                 tracing::error!(error = format!("{err:#}"), "internal error");

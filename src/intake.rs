@@ -135,11 +135,15 @@ pub async fn accept(state: &AppState, user: &User, received: Received) -> Result
     let stored_path = format!("submissions/{}.{extension}", random_name());
     let absolute = state.config.data_dir().join(&stored_path);
     check_links(&entry)?;
-    received
-        .file
-        .persist(&absolute)
-        .await
-        .with_context(|| format!("storing an upload as {}", absolute.display()))?;
+    if let Err(err) = received.file.persist(&absolute).await {
+        if err.kind() == std::io::ErrorKind::StorageFull {
+            tracing::error!(path = %absolute.display(), "the data folder is out of space");
+            return Err(AppError::StorageFull);
+        }
+        return Err(anyhow::Error::new(err)
+            .context(format!("storing an upload as {}", absolute.display()))
+            .into());
+    }
     let stored = Stored {
         file_name: received.file_name.clone(),
         stored_path,

@@ -27,7 +27,7 @@ use std::time::Duration;
 use anyhow::Context;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyPool, Connection, Executor};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
@@ -82,6 +82,24 @@ impl Db {
                         conn.execute("pragma synchronous = normal").await?;
                     }
                     Ok(())
+                })
+            })
+            // A connection whose transaction the database ended by itself must not go back
+            // to the pool. After SQLITE_FULL SQLite has already rolled the transaction back,
+            // so sqlx's ROLLBACK fails, and sqlx-sqlite 0.8 lowers its transaction depth only
+            // when ROLLBACK succeeds: the pooled connection would then believe it is inside a
+            // transaction, turn the next `begin` into a SAVEPOINT and its `commit` into a
+            // RELEASE, and acknowledged writes could vanish (issue 11, upstream sqlx #4031).
+            // The ping lets a rollback queued by a dropped transaction run first, so the
+            // depth read after it is the real one.
+            .after_release(|conn, _meta| {
+                Box::pin(async move {
+                    conn.ping().await?;
+                    let clean = !conn.is_in_transaction();
+                    if !clean {
+                        tracing::warn!("closing a database connection left inside a transaction");
+                    }
+                    Ok(clean)
                 })
             })
             .connect_with(options)

@@ -229,6 +229,7 @@ fn check_length(state: &AppState, headers: &HeaderMap) -> Result<(), AppError> {
         (status = 413, description = "larger than the upload cap", body = ErrorBody),
         (status = 429, description = "daily quota used up; Retry-After says until when", body = ErrorBody),
         (status = 503, description = "queue full; see Retry-After", body = ErrorBody),
+        (status = 507, description = "the server's storage is full: nothing was stored; see Retry-After", body = ErrorBody),
     ),
     security(("bearer" = [])),
     tag = "submissions"
