@@ -98,7 +98,14 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
             .await
             .with_context(|| format!("creating {}", dir.display()))?;
     }
-    remove_stale_uploads(&config.incoming_dir()).await;
+    // Partial uploads of a process that crashed: no live upload holds their lock.
+    let incoming = config.incoming_dir();
+    let removed = tokio::task::spawn_blocking(move || web::upload::remove_orphans(&incoming))
+        .await
+        .context("cleaning incoming/")?;
+    if removed > 0 {
+        tracing::info!(removed, "removed partial uploads left by a crash");
+    }
     let key = crate::service_key::load_or_create(db.pool()).await?;
     let testset = load_testset(&config, &key).await?;
     rescore_without_splits(&db).await?;
@@ -129,29 +136,6 @@ async fn rescore_without_splits(db: &Db) -> anyhow::Result<()> {
         crate::db::jobs::enqueue(db.pool(), id, now).await?;
     }
     Ok(())
-}
-
-/// Uploads older than this in `incoming/` were cut off by a crash: no request is still
-/// writing them. (Younger ones may belong to another process sharing the folder.)
-const STALE_UPLOAD: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
-
-/// Removes partial uploads left by a crash.
-async fn remove_stale_uploads(dir: &std::path::Path) {
-    let Ok(mut entries) = tokio::fs::read_dir(dir).await else {
-        return;
-    };
-    while let Ok(Some(entry)) = entries.next_entry().await {
-        let stale = entry
-            .metadata()
-            .await
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.elapsed().ok())
-            .is_some_and(|age| age > STALE_UPLOAD);
-        if stale && entry.file_name().to_string_lossy().ends_with(".part") {
-            let _ = tokio::fs::remove_file(entry.path()).await;
-        }
-    }
 }
 
 /// Loads the annotations once and checks them against the manifest when one is given.

@@ -15,7 +15,7 @@ mod helpers;
 
 use std::collections::BTreeSet;
 
-use helpers::{Backend, TestApp, predictions_csv, spawn_app_with};
+use helpers::{Backend, TestApp, predictions_csv, spawn_app, spawn_app_with};
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, Executor};
 use triageboard::config::Config;
@@ -306,4 +306,29 @@ async fn after_a_full_filesystem_every_upload_is_stored_and_survives_a_restart()
             "submission {id} was acknowledged and is gone"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_start_removes_partial_uploads_of_a_crash_and_keeps_live_ones() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let incoming = app.state.config.incoming_dir();
+    let orphan = incoming.join("crashed.part");
+    std::fs::write(&orphan, b"half an upload").unwrap();
+    // Another process still streaming this one holds its lock.
+    let live = incoming.join("streaming.part");
+    let held = std::fs::File::create(&live).unwrap();
+    held.lock().unwrap();
+    let kept = incoming.join("notes.txt");
+    std::fs::write(&kept, b"not an upload").unwrap();
+
+    let mut config = Config::new(app.dir.path());
+    config.bind = "127.0.0.1:0".parse().unwrap();
+    config.annotations = app.state.config.annotations.clone();
+    config.images = app.state.config.images.clone();
+    config.workers = 0;
+    Application::build(config).await.expect("a second start");
+    assert!(!orphan.exists(), "a partial upload nobody owns is removed at start");
+    assert!(live.exists(), "a live upload's file is left alone");
+    assert!(kept.exists(), "only .part files are touched");
+    drop(held);
 }

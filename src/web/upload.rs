@@ -17,9 +17,14 @@ use crate::error::AppError;
 pub const MAX_TEXT_FIELD: usize = 4096;
 
 /// A file under `incoming/` that is removed when dropped, unless it was moved away.
+///
+/// While it exists it holds an exclusive advisory lock (`flock`) on the file, so that a
+/// process cleaning `incoming/` after a crash removes the `.part` files no live upload owns
+/// and leaves alone those another `serve` is still writing ([`remove_orphans`]).
 #[derive(Debug)]
 pub struct IncomingFile {
     path: Option<PathBuf>,
+    lock: Option<std::fs::File>,
 }
 
 impl IncomingFile {
@@ -34,6 +39,7 @@ impl IncomingFile {
             tokio::fs::rename(from, to).await?;
             self.path = None;
         }
+        self.lock = None;
         Ok(())
     }
 }
@@ -43,6 +49,52 @@ impl Drop for IncomingFile {
         if let Some(path) = self.path.take() {
             let _ = std::fs::remove_file(path);
         }
+    }
+}
+
+/// Creates a locked `.part` file and its guard.
+fn create_locked(path: &Path) -> std::io::Result<(IncomingFile, tokio::fs::File)> {
+    let file = std::fs::File::create(path)?;
+    file.lock()?;
+    let guard = IncomingFile {
+        path: Some(path.to_owned()),
+        lock: Some(file.try_clone()?),
+    };
+    Ok((guard, tokio::fs::File::from_std(file)))
+}
+
+/// Removes the `.part` files under `dir` that no live upload owns: those left by a process
+/// that crashed (killed mid-upload). A file whose lock is held belongs to an upload still
+/// streaming, in this process or another one sharing the folder, and stays. Returns how
+/// many were removed.
+pub fn remove_orphans(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.extension().is_none_or(|e| e != "part") {
+            continue;
+        }
+        let Ok(file) = std::fs::File::open(&path) else {
+            continue;
+        };
+        if file.try_lock().is_ok() && std::fs::remove_file(&path).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}
+
+/// An I/O error of an upload as an answer: a full disk says so (507), anything else is
+/// internal.
+fn io_error(err: std::io::Error, doing: &'static str) -> AppError {
+    if err.kind() == std::io::ErrorKind::StorageFull {
+        tracing::error!(doing, "the data folder is out of space");
+        AppError::StorageFull
+    } else {
+        AppError::Internal(anyhow::Error::new(err).context(doing))
     }
 }
 
@@ -99,12 +151,8 @@ pub async fn receive(
             }
             let file_name = clean_file_name(field.file_name().unwrap_or("submission"));
             let path = incoming.join(format!("{}.part", random_name()));
-            let guard = IncomingFile {
-                path: Some(path.clone()),
-            };
-            let mut out = tokio::fs::File::create(&path).await.map_err(|e| {
-                AppError::Internal(anyhow::Error::new(e).context("creating an upload file"))
-            })?;
+            let (guard, mut out) =
+                create_locked(&path).map_err(|e| io_error(e, "creating an upload file"))?;
             let mut hasher = Sha256::new();
             let mut size: u64 = 0;
             while let Some(chunk) = field.chunk().await.map_err(|e| multipart_error(e, limit))? {
@@ -113,14 +161,14 @@ pub async fn receive(
                     return Err(AppError::TooLarge { limit });
                 }
                 hasher.update(&chunk);
-                out.write_all(&chunk).await.map_err(|e| {
-                    AppError::Internal(anyhow::Error::new(e).context("writing an upload"))
-                })?;
+                out.write_all(&chunk)
+                    .await
+                    .map_err(|e| io_error(e, "writing an upload"))?;
             }
             // The data is on disk before the row that points at it is committed.
-            out.sync_all().await.map_err(|e| {
-                AppError::Internal(anyhow::Error::new(e).context("syncing an upload"))
-            })?;
+            out.sync_all()
+                .await
+                .map_err(|e| io_error(e, "syncing an upload"))?;
             file = Some((guard, file_name, size, hex(&hasher.finalize())));
         } else if text_fields.contains(&name.as_str()) {
             // One of each: repeated fields would pile up in memory up to the body limit.
