@@ -89,8 +89,10 @@ pub struct Config {
     /// Scoring workers run inside this process (0: leave scoring to `triageboard worker`).
     #[arg(long, env = "TRIAGEBOARD_WORKERS", default_value_t = 1)]
     pub workers: usize,
-    /// Seconds a worker holds a job before another may claim it again.
-    #[arg(long, env = "TRIAGEBOARD_LEASE_SECONDS", default_value_t = 300)]
+    /// Seconds a worker holds a job before another may claim it again. The worker renews
+    /// the lease every third of it while it scores, so a long scoring keeps its job and a
+    /// worker killed with -9 costs at most this long.
+    #[arg(long, env = "TRIAGEBOARD_LEASE_SECONDS", default_value_t = 30)]
     pub lease_seconds: u64,
     /// Seconds between queue polls of an idle worker.
     #[arg(long, env = "TRIAGEBOARD_POLL_SECONDS", default_value_t = 2.0)]
@@ -140,7 +142,7 @@ impl Config {
             public_fraction: 0.5,
             max_queue: 100,
             workers: 1,
-            lease_seconds: 300,
+            lease_seconds: 30,
             poll_seconds: 2.0,
             reference_weights: PathBuf::from(concat!(
                 env!("CARGO_MANIFEST_DIR"),
