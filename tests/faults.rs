@@ -327,7 +327,10 @@ async fn a_start_removes_partial_uploads_of_a_crash_and_keeps_live_ones() {
     config.images = app.state.config.images.clone();
     config.workers = 0;
     Application::build(config).await.expect("a second start");
-    assert!(!orphan.exists(), "a partial upload nobody owns is removed at start");
+    assert!(
+        !orphan.exists(),
+        "a partial upload nobody owns is removed at start"
+    );
     assert!(live.exists(), "a live upload's file is left alone");
     assert!(kept.exists(), "only .part files are touched");
     drop(held);
