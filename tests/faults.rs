@@ -21,6 +21,16 @@ use sqlx::{Any, Executor};
 use triageboard::config::Config;
 use triageboard::startup::Application;
 
+/// A second start on the app's data folder and database, without workers.
+async fn restart(app: &TestApp) -> Application {
+    let mut config = Config::new(app.state.config.data_dir());
+    config.bind = "127.0.0.1:0".parse().unwrap();
+    config.annotations = app.state.config.annotations.clone();
+    config.images = app.state.config.images.clone();
+    config.workers = 0;
+    Application::build(config).await.expect("a restart")
+}
+
 /// Every connection of the pool (8), held at once, so that a pragma reaches all of them.
 async fn every_connection(app: &TestApp) -> Vec<PoolConnection<Any>> {
     let mut held = Vec::new();
@@ -142,12 +152,7 @@ async fn a_full_sqlite_disk_refuses_uploads_clearly_and_loses_no_acknowledged_on
     }
 
     // After a restart on the same folder, every acknowledged submission is still there.
-    let mut config = Config::new(app.dir.path());
-    config.bind = "127.0.0.1:0".parse().unwrap();
-    config.annotations = app.state.config.annotations.clone();
-    config.images = app.state.config.images.clone();
-    config.workers = 0;
-    let restarted = Application::build(config).await.expect("a restart");
+    let restarted = restart(&app).await;
     let stored: Vec<i64> = sqlx::query_scalar("select id from submissions order by id")
         .fetch_all(restarted.state().db.pool())
         .await
@@ -289,13 +294,8 @@ async fn after_a_full_filesystem_every_upload_is_stored_and_survives_a_restart()
         let done = app.wait_done(&token, *id).await;
         assert_eq!(done["status"], "scored", "{done}");
     }
-    let mut config = Config::new(&data);
-    config.bind = "127.0.0.1:0".parse().unwrap();
-    config.annotations = app.state.config.annotations.clone();
-    config.images = app.state.config.images.clone();
-    config.workers = 0;
+    let restarted = restart(&app).await;
     drop(app);
-    let restarted = Application::build(config).await.expect("a restart");
     let stored: Vec<i64> = sqlx::query_scalar("select id from submissions")
         .fetch_all(restarted.state().db.pool())
         .await
@@ -321,12 +321,7 @@ async fn a_start_removes_partial_uploads_of_a_crash_and_keeps_live_ones() {
     let kept = incoming.join("notes.txt");
     std::fs::write(&kept, b"not an upload").unwrap();
 
-    let mut config = Config::new(app.dir.path());
-    config.bind = "127.0.0.1:0".parse().unwrap();
-    config.annotations = app.state.config.annotations.clone();
-    config.images = app.state.config.images.clone();
-    config.workers = 0;
-    Application::build(config).await.expect("a second start");
+    restart(&app).await;
     assert!(
         !orphan.exists(),
         "a partial upload nobody owns is removed at start"

@@ -10,7 +10,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
 use serde::Deserialize;
 
-use super::{Nav, PageError, message, render};
+use super::{CsrfForm, Nav, PageError, message, render};
 use crate::accounts::{LoginOutcome, check_login, hash_password, new_token, token_hash};
 use crate::clock;
 use crate::config::SignupMode;
@@ -241,17 +241,12 @@ pub(super) async fn login(
     ))
 }
 
-#[derive(Debug, Deserialize)]
-pub(super) struct CsrfOnly {
-    csrf: Option<String>,
-}
-
 pub(super) async fn logout(
     State(state): State<AppState>,
     csrf: CsrfToken,
     client: Client,
     headers: HeaderMap,
-    Form(form): Form<CsrfOnly>,
+    Form(form): Form<CsrfForm>,
 ) -> Result<Response, PageError> {
     let nav = Nav::new(None, &csrf.0);
     csrf.verify(form.csrf.as_deref())
@@ -352,7 +347,7 @@ pub(super) async fn revoke_token(
     PageUser(user): PageUser,
     csrf: CsrfToken,
     Path(id): Path<i64>,
-    Form(form): Form<CsrfOnly>,
+    Form(form): Form<CsrfForm>,
 ) -> Result<Redirect, PageError> {
     let nav = Nav::new(Some(&user), &csrf.0);
     csrf.verify(form.csrf.as_deref())

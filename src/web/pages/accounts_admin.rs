@@ -5,13 +5,13 @@ use askama::Template;
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::response::{Html, Redirect};
-use serde::Deserialize;
 
-use super::{Nav, PageError, render};
+use super::organizer::{organizer, organizer_form};
+use super::{CsrfForm, Nav, PageError, render};
 use crate::accounts::{self, Decision};
 use crate::clock;
 use crate::config::SignupMode;
-use crate::db::users::{self, Account, AccountStatus, User};
+use crate::db::users::{self, Account, AccountStatus};
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::web::session::{CsrfToken, PageUser};
@@ -40,16 +40,6 @@ struct AccountsPage {
     mode_line: &'static str,
     pending: Vec<AccountRow>,
     refused: Vec<AccountRow>,
-}
-
-fn organizer(user: &User) -> Result<(), AppError> {
-    if user.is_organizer() {
-        Ok(())
-    } else {
-        Err(AppError::Forbidden(
-            "this page is for organizers".to_owned(),
-        ))
-    }
 }
 
 fn mode_line(mode: SignupMode) -> &'static str {
@@ -90,11 +80,6 @@ pub(super) async fn list(
     .map_err(wrap)
 }
 
-#[derive(Debug, Deserialize)]
-pub(super) struct CsrfForm {
-    csrf: Option<String>,
-}
-
 pub(super) async fn decide(
     State(state): State<AppState>,
     PageUser(user): PageUser,
@@ -102,10 +87,8 @@ pub(super) async fn decide(
     Path((id, action)): Path<(i64, String)>,
     Form(form): Form<CsrfForm>,
 ) -> Result<Redirect, PageError> {
-    let nav = Nav::new(Some(&user), &csrf.0);
+    let nav = organizer_form(&user, &csrf, form.csrf.as_deref())?;
     let wrap = |e: AppError| PageError::new(e, nav.clone());
-    organizer(&user).map_err(wrap)?;
-    csrf.verify(form.csrf.as_deref()).map_err(wrap)?;
     let decision = match action.as_str() {
         "approve" => Decision::Approve,
         "refuse" => Decision::Refuse,

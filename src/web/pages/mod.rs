@@ -119,6 +119,13 @@ impl Nav {
     }
 }
 
+/// A form that carries only its CSRF token (buttons that post an action).
+#[derive(Debug, serde::Deserialize)]
+pub struct CsrfForm {
+    /// The token of [`crate::web::session::CsrfToken`].
+    pub csrf: Option<String>,
+}
+
 /// Renders a template as an HTML answer.
 pub fn render<T: Template>(template: &T) -> Result<Html<String>, AppError> {
     template

@@ -10,7 +10,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::submit::{ActivityRow, ListPage, ListRow};
-use super::{Nav, PageError, render};
+use super::{CsrfForm, Nav, PageError, render};
 use crate::db::users::User;
 use crate::db::{jobs, submissions};
 use crate::error::AppError;
@@ -18,7 +18,8 @@ use crate::state::AppState;
 use crate::web::session::{CsrfToken, PageUser};
 use crate::{baselines, clock, disclosure};
 
-fn organizer(user: &User) -> Result<(), AppError> {
+/// Refuses anyone but an organizer.
+pub(super) fn organizer(user: &User) -> Result<(), AppError> {
     if user.is_organizer() {
         Ok(())
     } else {
@@ -30,7 +31,11 @@ fn organizer(user: &User) -> Result<(), AppError> {
 
 /// Checks that an organizer sent a form with the session's CSRF token; returns the page
 /// navigation for errors shown after the check.
-fn organizer_form(user: &User, csrf: &CsrfToken, sent: Option<&str>) -> Result<Nav, PageError> {
+pub(super) fn organizer_form(
+    user: &User,
+    csrf: &CsrfToken,
+    sent: Option<&str>,
+) -> Result<Nav, PageError> {
     let nav = Nav::new(Some(user), &csrf.0);
     let wrap = |e: AppError| PageError::new(e, nav.clone());
     organizer(user).map_err(wrap)?;
@@ -225,11 +230,6 @@ pub(super) async fn act(
     }
     state.jobs_ready.notify_one();
     Ok(Redirect::to("/organizer"))
-}
-
-#[derive(Debug, Deserialize)]
-pub(super) struct CsrfForm {
-    csrf: Option<String>,
 }
 
 pub(super) async fn rescore_all(

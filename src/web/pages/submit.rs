@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::{Form, Json};
 
-use super::{Nav, PageError, fmt_value, metric_cells, render};
+use super::{CsrfForm, Nav, PageError, fmt_value, metric_cells, render};
 use crate::clock;
 use crate::db::submissions::{self, Status};
 use crate::db::users::User;
@@ -248,11 +248,6 @@ pub(super) async fn show(
         s: view,
     };
     render(&page).map_err(wrap)
-}
-
-#[derive(Debug, serde::Deserialize)]
-pub(super) struct CsrfForm {
-    csrf: Option<String>,
 }
 
 /// What the owner's buttons on a submission page do.
