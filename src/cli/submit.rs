@@ -91,6 +91,18 @@ async fn submit(args: &SubmitArgs) -> anyhow::Result<ExitCode> {
         .await
         .with_context(|| format!("opening {}", args.file.display()))?;
     let size = file.metadata().await?.len();
+    // The token first: a server refusing it answers before reading the upload and may
+    // reset the connection mid-body, which would hide its 401 behind a send error (and a
+    // large file would be sent for nothing).
+    let me = client
+        .get(format!("{server}/api/v1/me"))
+        .bearer_auth(&args.token)
+        .send()
+        .await
+        .with_context(|| format!("cannot reach {server}"))?;
+    if !me.status().is_success() {
+        return Ok(report_error(me.status(), me).await);
+    }
     let bar = ProgressBar::new(size);
     if let Ok(style) = ProgressStyle::with_template(
         "uploading [{bar:40}] {bytes}/{total_bytes} {binary_bytes_per_sec}",
