@@ -92,7 +92,7 @@ pub struct Config {
     /// Seconds a worker holds a job before another may claim it again. The worker renews
     /// the lease every third of it while it scores, so a long scoring keeps its job and a
     /// worker killed with -9 costs at most this long.
-    #[arg(long, env = "TRIAGEBOARD_LEASE_SECONDS", default_value_t = 30)]
+    #[arg(long, env = "TRIAGEBOARD_LEASE_SECONDS", default_value_t = 15)]
     pub lease_seconds: u64,
     /// Seconds between queue polls of an idle worker.
     #[arg(long, env = "TRIAGEBOARD_POLL_SECONDS", default_value_t = 2.0)]
@@ -121,6 +121,45 @@ pub struct Config {
         value_delimiter = ','
     )]
     pub trusted_proxies: Vec<IpAddr>,
+    /// Seconds a client has to send a request's headers, counted from the connection's
+    /// start or its previous response (so also how long an idle keep-alive connection
+    /// stays open).
+    #[arg(long, env = "TRIAGEBOARD_HEADER_TIMEOUT_SECONDS", default_value_t = 20)]
+    pub header_timeout_seconds: u64,
+    /// Seconds a request other than an upload may take before it answers 503.
+    #[arg(
+        long,
+        env = "TRIAGEBOARD_REQUEST_TIMEOUT_SECONDS",
+        default_value_t = 30
+    )]
+    pub request_timeout_seconds: u64,
+    /// Seconds an upload may go without sending a byte before it is cut off. There is no
+    /// limit on an upload's total time: a slow but steady 2 GiB upload succeeds.
+    #[arg(long, env = "TRIAGEBOARD_BODY_IDLE_SECONDS", default_value_t = 60)]
+    pub body_idle_seconds: u64,
+    /// Connections open at once; beyond it new ones wait to be accepted.
+    #[arg(long, env = "TRIAGEBOARD_MAX_CONNECTIONS", default_value_t = 1024)]
+    pub max_connections: usize,
+    /// Connections open at once from one client address (trusted proxies are exempt).
+    #[arg(
+        long,
+        env = "TRIAGEBOARD_MAX_CONNECTIONS_PER_CLIENT",
+        default_value_t = 64
+    )]
+    pub max_connections_per_client: usize,
+    /// Seconds a database query waits for a connection before the request answers 503
+    /// ("the database is not answering").
+    #[arg(
+        long,
+        env = "TRIAGEBOARD_DATABASE_TIMEOUT_SECONDS",
+        default_value_t = 5
+    )]
+    pub database_timeout_seconds: u64,
+    /// On SIGTERM or Ctrl-C: seconds to let requests and the submission being scored
+    /// finish. A scoring still running then goes back to the queue at once, for the next
+    /// start or another worker.
+    #[arg(long, env = "TRIAGEBOARD_SHUTDOWN_GRACE_SECONDS", default_value_t = 20)]
+    pub shutdown_grace_seconds: u64,
 }
 
 impl Config {
@@ -142,7 +181,7 @@ impl Config {
             public_fraction: 0.5,
             max_queue: 100,
             workers: 1,
-            lease_seconds: 30,
+            lease_seconds: 15,
             poll_seconds: 2.0,
             reference_weights: PathBuf::from(concat!(
                 env!("CARGO_MANIFEST_DIR"),
@@ -151,6 +190,13 @@ impl Config {
             manifest_key: None,
             signup: None,
             trusted_proxies: Vec::new(),
+            header_timeout_seconds: 20,
+            request_timeout_seconds: 30,
+            body_idle_seconds: 60,
+            max_connections: 1024,
+            max_connections_per_client: 64,
+            database_timeout_seconds: 5,
+            shutdown_grace_seconds: 20,
         }
     }
 
@@ -215,6 +261,31 @@ impl Config {
     /// How long a claimed job stays claimed without a heartbeat.
     pub fn lease(&self) -> Duration {
         Duration::from_secs(self.lease_seconds.max(1))
+    }
+
+    /// The server loop's connection limits.
+    pub fn connection_limits(&self) -> crate::web::server::ConnectionLimits {
+        crate::web::server::ConnectionLimits {
+            header_timeout: Duration::from_secs(self.header_timeout_seconds.max(1)),
+            max_connections: self.max_connections,
+            max_per_client: self.max_connections_per_client,
+            grace: self.shutdown_grace(),
+        }
+    }
+
+    /// How long a non-upload request may take.
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_seconds.max(1))
+    }
+
+    /// How long an upload may stall.
+    pub fn body_idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.body_idle_seconds.max(1))
+    }
+
+    /// How long a shutdown waits for requests and a running scoring.
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace_seconds)
     }
 
     /// How long an idle worker sleeps between polls.

@@ -74,6 +74,18 @@ pub enum AppError {
         "the server's storage is full: nothing was stored, and nothing counts against your quota; try again later"
     )]
     StorageFull,
+    /// The database does not answer (503): an outage or a connection pool exhausted for
+    /// longer than the database timeout.
+    #[error("the database is not answering: nothing was changed; try again in a minute")]
+    DatabaseUnavailable,
+    /// An upload sent nothing for longer than the idle timeout and was cut off (408).
+    #[error(
+        "the upload stopped sending data and was cut off: nothing was stored, and nothing counts against your quota; send it again"
+    )]
+    UploadStalled,
+    /// A request other than an upload ran past the request timeout (503).
+    #[error("the server took too long to answer: try again in a minute")]
+    TimedOut,
     /// Too many jobs are waiting (503).
     #[error("the scoring queue is full")]
     QueueFull {
@@ -104,11 +116,14 @@ impl AppError {
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             AppError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::UploadStalled => StatusCode::REQUEST_TIMEOUT,
             AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::QuotaExhausted { .. } | AppError::FinalsExhausted { .. } => {
                 StatusCode::TOO_MANY_REQUESTS
             }
-            AppError::QueueFull { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::QueueFull { .. } | AppError::DatabaseUnavailable | AppError::TimedOut => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             AppError::StorageFull => StatusCode::INSUFFICIENT_STORAGE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -128,21 +143,67 @@ pub fn is_disk_full(err: &sqlx::Error) -> bool {
     }
 }
 
+/// Seconds a client is told to wait when the database does not answer.
+pub const DATABASE_RETRY_AFTER_S: u64 = 30;
+
+/// Whether a database error says the database cannot be reached now: no connection within
+/// the database timeout, a broken connection, PostgreSQL shutting down or refusing
+/// connections (class 57P and 08), or SQLite still locked after its busy timeout (5).
+pub fn is_unavailable(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_) => true,
+        sqlx::Error::Io(io) => io.kind() != std::io::ErrorKind::StorageFull,
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|code| code == "5" || code.starts_with("57P") || code.starts_with("08")),
+        _ => false,
+    }
+}
+
 impl From<sqlx::Error> for AppError {
     fn from(err: sqlx::Error) -> Self {
         if is_disk_full(&err) {
             tracing::error!(error = %err, "the database is out of space");
             return AppError::StorageFull;
         }
+        if is_unavailable(&err) {
+            tracing::error!(error = %err, "the database is not answering");
+            return AppError::DatabaseUnavailable;
+        }
         AppError::Internal(anyhow::Error::new(err).context("database"))
+    }
+}
+
+impl AppError {
+    /// An internal error caused by a database that is full or not answering is answered
+    /// as such (507 or 503), wherever in the chain of causes the database error sits.
+    fn classified(self) -> Self {
+        let AppError::Internal(err) = &self else {
+            return self;
+        };
+        let cause = err
+            .chain()
+            .find_map(|cause| cause.downcast_ref::<sqlx::Error>());
+        match cause {
+            Some(db) if is_disk_full(db) => {
+                tracing::error!(error = format!("{err:#}"), "the database is out of space");
+                AppError::StorageFull
+            }
+            Some(db) if is_unavailable(db) => {
+                tracing::error!(error = format!("{err:#}"), "the database is not answering");
+                AppError::DatabaseUnavailable
+            }
+            _ => self,
+        }
     }
 }
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        let status = self.status();
+        let this = self.classified();
+        let status = this.status();
         let mut retry_after = None;
-        let details = match &self {
+        let details = match &this {
             AppError::BadRequest { details, .. } => details.clone(),
             AppError::Invalid(lines) => lines.clone(),
             AppError::TooLarge { limit } => vec![format!("the limit is {limit} bytes")],
@@ -173,6 +234,10 @@ impl IntoResponse for AppError {
                 retry_after = Some(*retry_after_s);
                 vec![format!("retry in {retry_after_s} seconds")]
             }
+            AppError::DatabaseUnavailable | AppError::TimedOut => {
+                retry_after = Some(DATABASE_RETRY_AFTER_S);
+                vec![format!("retry in {DATABASE_RETRY_AFTER_S} seconds")]
+            }
             AppError::StorageFull => {
                 retry_after = Some(STORAGE_RETRY_AFTER_S);
                 vec![format!(
@@ -187,9 +252,10 @@ impl IntoResponse for AppError {
             | AppError::Forbidden(_)
             | AppError::NotFound(_)
             | AppError::Conflict(_)
+            | AppError::UploadStalled
             | AppError::MethodNotAllowed => Vec::new(),
         };
-        let error = match &self {
+        let error = match &this {
             AppError::Internal(_) => "internal error".to_owned(),
             other => other.to_string(),
         };
@@ -216,6 +282,16 @@ mod tests {
         let err = AppError::Internal(anyhow::anyhow!("reading annotations/labels.csv"));
         let response = err.into_response();
         assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn a_database_outage_behind_context_answers_503_with_retry_after() {
+        let err = anyhow::Error::new(sqlx::Error::PoolTimedOut).context("reading the board");
+        let response = AppError::Internal(err).into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "30");
+        let other = AppError::Internal(anyhow::anyhow!("something else")).into_response();
+        assert_eq!(other.status(), StatusCode::INTERNAL_SERVER_ERROR);
     }
 
     #[test]

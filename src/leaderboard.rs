@@ -154,8 +154,14 @@ pub async fn build(
         BoardKind::Final => submissions::list_final_visible(state.db.pool()).await?,
         BoardKind::Live => submissions::list_scored_visible(state.db.pool()).await?,
     };
+    // One test-set version on a board: the database's (entries of an earlier version are
+    // back once they are scored again).
+    let version = crate::testset_version::current(state.db.pool())
+        .await?
+        .unwrap_or_else(|| state.testset.manifest_version.clone());
     let entries: Vec<(Submission, Scores)> = listed
         .into_iter()
+        .filter(|s| s.manifest_version.as_deref() == Some(version.as_str()))
         .filter_map(|s| {
             let scores = board_scores(&s, kind)?;
             Some((s, scores))

@@ -6,6 +6,7 @@
 //! SQL, [`jobs`] the scoring worker.
 
 pub mod accounts;
+pub mod backup;
 pub mod baselines;
 pub mod cli;
 pub mod clock;
@@ -23,4 +24,5 @@ pub mod splits;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod testset_version;
 pub mod web;

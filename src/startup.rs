@@ -5,12 +5,14 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use scorer::Annotations;
 use scorer::manifest::Manifest;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::db::Db;
@@ -65,33 +67,81 @@ impl Application {
         self.initial_token.as_deref()
     }
 
-    /// Serves requests and runs the configured workers until `shutdown` completes.
+    /// Serves requests and runs the configured workers until `shutdown` completes; then
+    /// stops accepting, and gives requests in flight and the scorings in hand the shutdown
+    /// grace to finish (a scoring that does not goes back to the queue).
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let workers: Vec<_> = (0..self.state.config.workers)
-            .map(|i| tokio::spawn(jobs::run_worker(self.state.clone(), jobs::worker_name(i))))
-            .collect();
+        let config = self.state.config.clone();
+        let stop = CancellationToken::new();
+        let workers = spawn_workers(&self.state, config.workers, &stop);
         let router = web::router(self.state.clone());
-        // The peer's address: the rate limits key on it, and only a trusted proxy's
-        // forwarded headers are believed.
-        let service = router.into_make_service_with_connect_info::<SocketAddr>();
-        let served = axum::serve(self.listener, service)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .context("serving HTTP");
-        // A job a worker was scoring is claimed again once its lease expires.
-        for worker in workers {
-            worker.abort();
-        }
-        served
+        let exempt = {
+            let config = config.clone();
+            move |peer| config.is_trusted_proxy(peer)
+        };
+        let stopping = stop.clone();
+        web::server::serve(
+            self.listener,
+            router,
+            config.connection_limits(),
+            exempt,
+            async move {
+                shutdown.await;
+                stopping.cancel();
+            },
+        )
+        .await;
+        stop_workers(workers, &stop, config.shutdown_grace()).await;
+        Ok(())
+    }
+}
+
+/// Starts `count` scoring workers that run until `stop` is cancelled.
+pub fn spawn_workers(
+    state: &AppState,
+    count: usize,
+    stop: &CancellationToken,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    (0..count)
+        .map(|i| {
+            tokio::spawn(jobs::run_worker(
+                state.clone(),
+                jobs::worker_name(i),
+                stop.clone(),
+            ))
+        })
+        .collect()
+}
+
+/// Cancels `stop` and waits for the workers: each finishes or gives back its job within
+/// the grace period, plus a moment for the database to answer.
+pub async fn stop_workers(
+    workers: Vec<tokio::task::JoinHandle<()>>,
+    stop: &CancellationToken,
+    grace: Duration,
+) {
+    stop.cancel();
+    let all = futures_util::future::join_all(workers);
+    if tokio::time::timeout(grace + Duration::from_secs(10), all)
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "a scoring worker did not stop in time; its job is claimed again when its lease runs out"
+        );
     }
 }
 
 /// Connects and migrates the database and loads the test set: everything a worker needs.
 pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
-    let db = Db::connect(&config.db.database_url()).await?;
+    let db = Db::connect_with(
+        &config.db.database_url(),
+        Duration::from_secs(config.database_timeout_seconds.max(1)),
+    )
+    .await?;
     db.migrate().await?;
     for dir in [config.submissions_dir(), config.incoming_dir()] {
         tokio::fs::create_dir_all(&dir)
@@ -108,6 +158,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     }
     let key = crate::service_key::load_or_create(db.pool()).await?;
     let testset = load_testset(&config, &key).await?;
+    crate::testset_version::check(&db, &testset.fingerprint, &config.annotations_dir()).await?;
     rescore_without_splits(&db).await?;
     Ok(AppState {
         db,
@@ -139,7 +190,7 @@ async fn rescore_without_splits(db: &Db) -> anyhow::Result<()> {
 }
 
 /// Loads the annotations once and checks them against the manifest when one is given.
-async fn load_testset(config: &Config, key: &ServiceKey) -> anyhow::Result<TestSet> {
+pub async fn load_testset(config: &Config, key: &ServiceKey) -> anyhow::Result<TestSet> {
     let dir = config.annotations_dir();
     let manifest = config.manifest.clone();
     let service_key = key.clone();
@@ -161,10 +212,13 @@ async fn load_testset(config: &Config, key: &ServiceKey) -> anyhow::Result<TestS
                             path.display()
                         )
                     })?;
-                manifest.version()
+                Some(manifest.version())
             }
-            None => "unpinned".to_owned(),
+            None => None,
         };
+        let fingerprint =
+            crate::testset_version::Fingerprint::of_folder(&dir, manifest_version, &service_key)
+                .with_context(|| format!("reading the annotations in {}", dir.display()))?;
         let splits = crate::splits::assign(annotations.studies(), &service_key, public_fraction)
             .with_context(|| format!("the test split of {}", dir.display()))?;
         let bootstrap = scorer::Bootstrap {
@@ -173,7 +227,8 @@ async fn load_testset(config: &Config, key: &ServiceKey) -> anyhow::Result<TestS
         };
         Ok(TestSet {
             annotations,
-            manifest_version,
+            manifest_version: fingerprint.version.clone(),
+            fingerprint,
             splits,
             bootstrap,
         })

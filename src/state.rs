@@ -14,8 +14,11 @@ use crate::telemetry::Metrics;
 pub struct TestSet {
     /// The scorer's view of the annotations (Sync, shared by every scoring thread).
     pub annotations: scorer::Annotations,
-    /// The manifest version, or `unpinned` when no manifest was given.
+    /// The test-set version scores record: the manifest's, or `unpinned-<digest>` when no
+    /// manifest was given ([`crate::testset_version`]).
     pub manifest_version: String,
+    /// The version with every annotation file's digest, checked against the database's.
+    pub fingerprint: crate::testset_version::Fingerprint,
     /// Every study's split, in the order of the annotations' index; never shown.
     pub splits: Vec<scorer::Split>,
     /// The bootstrap of every published interval: the contract's settings with a seed

@@ -26,9 +26,15 @@ async fn a_rescore_queued_while_the_job_is_scored_is_not_lost(backend: Backend) 
     let app = spawn_app_with(backend, |c| c.workers = 0).await;
     let token = app.participant("ivy").await;
     let id = app.submit(&token, &predictions_csv(1.0), "net").await;
-    let claimed = jobs::claim(&app.state.db, "busy-worker", now_ms(), 60_000)
-        .await
-        .unwrap();
+    let claimed = jobs::claim(
+        &app.state.db,
+        "busy-worker",
+        now_ms(),
+        60_000,
+        &app.state.testset.manifest_version,
+    )
+    .await
+    .unwrap();
     assert_eq!(claimed.map(|j| j.submission_id), Some(id));
 
     let response = app
@@ -107,9 +113,15 @@ async fn a_job_whose_worker_died_is_scored_after_its_lease_expires(backend: Back
     let id = app.submit(&token, &predictions_csv(1.0), "net").await;
 
     // A worker claims the job with a 1 ms lease and dies without recording anything.
-    let claimed = jobs::claim(&app.state.db, "dead-worker", now_ms(), 1)
-        .await
-        .unwrap();
+    let claimed = jobs::claim(
+        &app.state.db,
+        "dead-worker",
+        now_ms(),
+        1,
+        &app.state.testset.manifest_version,
+    )
+    .await
+    .unwrap();
     assert_eq!(claimed.map(|j| j.submission_id), Some(id));
     let (_, running) = app
         .get_json(&format!("/api/v1/submissions/{id}"), Some(&token))
@@ -131,13 +143,25 @@ async fn a_running_job_with_a_live_lease_is_not_taken(backend: Backend) {
     let app = spawn_app_with(backend, |c| c.workers = 0).await;
     let token = app.participant("bob").await;
     app.submit(&token, &predictions_csv(1.0), "net").await;
-    let first = jobs::claim(&app.state.db, "w1", now_ms(), 60_000)
-        .await
-        .unwrap();
+    let first = jobs::claim(
+        &app.state.db,
+        "w1",
+        now_ms(),
+        60_000,
+        &app.state.testset.manifest_version,
+    )
+    .await
+    .unwrap();
     assert!(first.is_some());
-    let second = jobs::claim(&app.state.db, "w2", now_ms(), 60_000)
-        .await
-        .unwrap();
+    let second = jobs::claim(
+        &app.state.db,
+        "w2",
+        now_ms(),
+        60_000,
+        &app.state.testset.manifest_version,
+    )
+    .await
+    .unwrap();
     assert_eq!(second, None);
     assert!(
         jobs::extend_lease(
@@ -177,8 +201,9 @@ async fn concurrent_claims_never_share_a_job(backend: Backend) {
     }
     let claims = (0..12).map(|i| {
         let db = app.state.db.clone();
+        let version = app.state.testset.manifest_version.clone();
         tokio::spawn(async move {
-            jobs::claim(&db, &format!("w{i}"), now_ms(), 60_000)
+            jobs::claim(&db, &format!("w{i}"), now_ms(), 60_000, &version)
                 .await
                 .unwrap()
         })

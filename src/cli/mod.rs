@@ -1,11 +1,13 @@
 //! The command line: one binary, one clap subcommand per role.
 
+mod backup;
 mod dataset;
 mod progress;
 mod reference;
 mod score;
 mod serve;
 mod submit;
+mod testset;
 mod user;
 mod worker;
 
@@ -33,6 +35,15 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Run scoring workers only, sharing the service's database and data folder.
     Worker(worker::WorkerArgs),
+    /// The test-set version the database is on; `adopt` makes changed annotations the
+    /// new version and rescores everything.
+    #[command(subcommand)]
+    Testset(testset::TestsetCommand),
+    /// Back up the database (SQLite; PostgreSQL: pg_dump first) and the uploaded files
+    /// while the service runs.
+    Backup(backup::BackupArgs),
+    /// Restore a SQLite backup into a fresh data folder.
+    Restore(backup::RestoreArgs),
     /// Manage users.
     #[command(subcommand)]
     User(user::UserCommand),
@@ -52,6 +63,9 @@ pub fn main() -> ExitCode {
         Command::Dataset(command) => dataset::run(command),
         Command::Serve(args) => serve::run(args),
         Command::Worker(args) => worker::run(args),
+        Command::Testset(command) => testset::run(command),
+        Command::Backup(args) => backup::run_backup(args),
+        Command::Restore(args) => backup::run_restore(args),
         Command::User(command) => user::run(command),
         Command::Submit(args) => return submit::run(&args),
         Command::Reference(command) => reference::run(command),

@@ -18,12 +18,14 @@ pub struct ServeArgs {
 
 /// Runs the service until Ctrl-C or SIGTERM.
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let config = args.config;
+    let mut config = args.config;
     let demo = config.is_demo();
     if demo {
         ensure_demo_testset(&config)?;
+        pin_demo(&mut config)?;
     }
-    runtime()?.block_on(async move {
+    let runtime = runtime()?;
+    let served = runtime.block_on(async move {
         let app = Application::build(config).await?;
         println!("TriageBoard is listening on http://{}", app.address());
         println!("sign-up: {}", app.state().config.signup_mode().as_str());
@@ -35,7 +37,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             crate::baselines::populate_if_empty(app.state()).await?;
         }
         app.run_until_stopped(shutdown_signal()).await
-    })
+    });
+    // A scoring given back to the queue may still be running on a blocking thread: it is
+    // abandoned rather than waited for.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    served
 }
 
 /// A multi-threaded tokio runtime for the async subcommands.
@@ -69,6 +75,26 @@ fn ensure_demo_testset(config: &Config) -> anyhow::Result<()> {
     })
     .with_context(|| format!("generating the demo test set in {}", dir.display()))?;
     bar.finish();
+    Ok(())
+}
+
+/// The committed manifest of the synthetic demo set (`hidden-test-manifest/`).
+const DEMO_MANIFEST: &str = include_str!("../../hidden-test-manifest/synthetic-demo.json");
+
+/// Pins the embedded demo to its committed manifest unless `--manifest` names another:
+/// the generated set is checked file by file at every start, and its scores record the
+/// manifest's version. The manifest is written beside the set, as a copy of the one this
+/// binary was built with.
+pub(super) fn pin_demo(config: &mut Config) -> anyhow::Result<()> {
+    if config.manifest.is_some() {
+        return Ok(());
+    }
+    let path = config.demo_testset_dir().join("manifest.json");
+    if std::fs::read_to_string(&path).ok().as_deref() != Some(DEMO_MANIFEST) {
+        std::fs::write(&path, DEMO_MANIFEST)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    config.manifest = Some(path);
     Ok(())
 }
 

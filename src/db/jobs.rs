@@ -65,7 +65,8 @@ const CLAIM_POSTGRES: &str = "update jobs
     where submission_id = (
         select submission_id
         from jobs
-        where state = 'queued' or (state = 'running' and lease_until < $3)
+        where (state = 'queued' or (state = 'running' and lease_until < $3))
+          and exists (select 1 from testset_version where id = 1 and version = $4)
         order by enqueued_at, submission_id
         limit 1
         for update skip locked
@@ -78,19 +79,23 @@ const CLAIM_SQLITE: &str = "update jobs
     where submission_id = (
         select submission_id
         from jobs
-        where state = 'queued' or (state = 'running' and lease_until < $3)
+        where (state = 'queued' or (state = 'running' and lease_until < $3))
+          and exists (select 1 from testset_version where id = 1 and version = $4)
         order by enqueued_at, submission_id
         limit 1
     )
     returning submission_id, attempts";
 
 /// Claims the oldest available job for `worker` until `now + lease_ms`, and marks its
-/// submission as running, in one transaction.
+/// submission as running, in one transaction. Nothing is claimed unless the database is on
+/// test-set `version`, the one the worker loaded (checked in the same statement, so that a
+/// `testset adopt` cannot slip between a check and the claim).
 pub async fn claim(
     db: &Db,
     worker: &str,
     now: i64,
     lease_ms: i64,
+    version: &str,
 ) -> Result<Option<ClaimedJob>, sqlx::Error> {
     let sql = match db.dialect() {
         Dialect::Postgres => CLAIM_POSTGRES,
@@ -101,6 +106,7 @@ pub async fn claim(
         .bind(now.saturating_add(lease_ms))
         .bind(worker)
         .bind(now)
+        .bind(version)
         .fetch_optional(&mut *tx)
         .await?;
     if let Some(job) = job {
@@ -165,4 +171,36 @@ pub async fn queue_length<'e, E: Executor<'e, Database = Any>>(
     .await?;
     let count = |state: &str| rows.iter().find(|(s, _)| s == state).map_or(0, |(_, n)| *n);
     Ok((count("queued"), count("running")))
+}
+
+/// Gives a job `worker` holds back to the queue at once (its worker is stopping): the
+/// claim does not count as an attempt, and the submission reads as queued again.
+/// False when the worker no longer held it.
+pub async fn release(db: &Db, submission_id: i64, worker: &str) -> Result<bool, sqlx::Error> {
+    let mut tx = db.pool().begin().await?;
+    let done = sqlx::query(
+        "update jobs
+         set state = 'queued', lease_until = null, worker = null,
+             attempts = case when attempts > 0 then attempts - 1 else 0 end
+         where submission_id = $1
+           and worker = $2
+           and state = 'running'",
+    )
+    .bind(submission_id)
+    .bind(worker)
+    .execute(&mut *tx)
+    .await?;
+    let released = done.rows_affected() == 1;
+    if released {
+        sqlx::query(
+            "update submissions
+             set status = 'queued'
+             where id = $1 and status = 'running'",
+        )
+        .bind(submission_id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(released)
 }

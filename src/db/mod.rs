@@ -49,8 +49,16 @@ pub struct Db {
 }
 
 impl Db {
-    /// Connects to `url` (`sqlite://PATH`, created if missing, or `postgres://...`).
+    /// Connects to `url` (`sqlite://PATH`, created if missing, or `postgres://...`), with
+    /// queries waiting up to 30 s for a connection (the command-line tools).
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        Self::connect_with(url, Duration::from_secs(30)).await
+    }
+
+    /// Connects to `url`; a query that cannot get a working connection within
+    /// `acquire_timeout` fails with [`sqlx::Error::PoolTimedOut`], which the service answers
+    /// with 503 (a database outage fails fast instead of holding every request).
+    pub async fn connect_with(url: &str, acquire_timeout: Duration) -> anyhow::Result<Self> {
         sqlx::any::install_default_drivers();
         let dialect = if url.starts_with("sqlite:") {
             Dialect::Sqlite
@@ -70,7 +78,7 @@ impl Db {
                 Dialect::Sqlite => 8,
                 Dialect::Postgres => 16,
             })
-            .acquire_timeout(Duration::from_secs(30))
+            .acquire_timeout(acquire_timeout)
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if dialect == Dialect::Sqlite {

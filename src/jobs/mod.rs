@@ -3,12 +3,15 @@
 //! split, the manifest version and the per-study outcomes in one transaction. The same loop runs inside `serve` and as `worker`.
 //!
 //! Every step is idempotent and keyed by submission id: a worker killed mid-scoring leaves
-//! a running job whose lease expires, and the next claim scores the same file again.
+//! a running job whose lease expires, and the next claim scores the same file again. A
+//! worker told to stop (SIGTERM) claims nothing more, lets the scoring in hand finish
+//! within the shutdown grace, and otherwise gives the job back to the queue at once.
 
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use scorer::{Evaluation, ScoreError, Split, StudyOutcome};
+use tokio_util::sync::CancellationToken;
 
 use crate::clock;
 use crate::db::{jobs, submissions};
@@ -35,12 +38,13 @@ pub fn worker_name(index: usize) -> String {
     )
 }
 
-/// Runs a worker until the task is dropped: claims and scores jobs, and sleeps until woken
-/// or the poll interval passes when the queue is empty.
-pub async fn run_worker(state: AppState, worker: String) {
+/// Runs a worker until `stop` is cancelled: claims and scores jobs, and sleeps until woken
+/// or the poll interval passes when the queue is empty. Once stopped, a scoring in hand
+/// has the shutdown grace to finish before its job goes back to the queue.
+pub async fn run_worker(state: AppState, worker: String, stop: CancellationToken) {
     tracing::info!(worker, "scoring worker started");
-    loop {
-        match run_one(&state, &worker).await {
+    while !stop.is_cancelled() {
+        match run_one(&state, &worker, &stop).await {
             Ok(true) => continue,
             Ok(false) => {}
             Err(err) => tracing::error!(worker, error = format!("{err:#}"), "scoring worker"),
@@ -48,24 +52,48 @@ pub async fn run_worker(state: AppState, worker: String) {
         tokio::select! {
             () = state.jobs_ready.notified() => {}
             () = tokio::time::sleep(state.config.poll_interval()) => {}
+            () = stop.cancelled() => {}
         }
     }
+    tracing::info!(worker, "scoring worker stopped");
 }
 
 /// Scores every job that can be claimed now, one after another; returns how many ran.
 /// Tests call this instead of waiting for a background worker.
 pub async fn run_pending(state: &AppState, worker: &str) -> anyhow::Result<usize> {
+    let never = CancellationToken::new();
     let mut done = 0;
-    while run_one(state, worker).await? {
+    while run_one(state, worker, &never).await? {
         done += 1;
     }
     Ok(done)
 }
 
-/// Claims one job and runs it; false when there was nothing to claim.
-pub async fn run_one(state: &AppState, worker: &str) -> anyhow::Result<bool> {
+/// Claims one job and runs it; false when there was nothing to claim (or `stop` is
+/// cancelled, so that nothing new is claimed).
+pub async fn run_one(
+    state: &AppState,
+    worker: &str,
+    stop: &CancellationToken,
+) -> anyhow::Result<bool> {
+    if stop.is_cancelled() {
+        return Ok(false);
+    }
+    // Scores are only ever of the database's test-set version: a process that loaded
+    // other annotations (the organizers adopted new ones since it started) claims nothing.
+    let on = crate::testset_version::current(state.db.pool())
+        .await
+        .context("reading the test-set version")?;
+    if let Some(on) = on.filter(|on| *on != state.testset.manifest_version) {
+        anyhow::bail!(
+            "the database is on test-set version {on}, and this process loaded {}: it scores \
+             nothing until restarted with the current annotations",
+            state.testset.manifest_version
+        );
+    }
     let lease_ms = i64::try_from(state.config.lease().as_millis()).unwrap_or(i64::MAX);
-    let Some(job) = jobs::claim(&state.db, worker, clock::now_ms(), lease_ms)
+    let version = &state.testset.manifest_version;
+    let Some(job) = jobs::claim(&state.db, worker, clock::now_ms(), lease_ms, version)
         .await
         .context("claiming a job")?
     else {
@@ -77,10 +105,27 @@ pub async fn run_one(state: &AppState, worker: &str) -> anyhow::Result<bool> {
         tracing::error!(submission = id, "giving up after {MAX_ATTEMPTS} attempts");
         Err(anyhow::anyhow!("claimed {} times without finishing", job.attempts).into())
     } else {
-        score_submission(state, worker, id).await
+        match score_submission(state, worker, id, stop).await {
+            Some(outcome) => outcome,
+            None => return give_back(state, worker, id).await.map(|()| false),
+        }
     };
     record(state, worker, id, outcome).await?;
     Ok(true)
+}
+
+/// Gives the job of a stopped worker back to the queue.
+async fn give_back(state: &AppState, worker: &str, id: i64) -> anyhow::Result<()> {
+    let released = jobs::release(&state.db, id, worker)
+        .await
+        .context("giving the job back")?;
+    tracing::info!(
+        worker,
+        submission = id,
+        released,
+        "stopping: the scoring did not finish within the grace period, the job is back in the queue"
+    );
+    Ok(())
 }
 
 /// What became of one scoring run.
@@ -99,11 +144,19 @@ async fn score_submission(
     state: &AppState,
     worker: &str,
     id: i64,
-) -> Result<(Evaluation, Duration), Failure> {
-    let submission = submissions::find_submission(state.db.pool(), id)
+    stop: &CancellationToken,
+) -> Option<Result<(Evaluation, Duration), Failure>> {
+    let found = submissions::find_submission(state.db.pool(), id)
         .await
-        .context("reading the submission")?
-        .ok_or_else(|| anyhow::anyhow!("submission {id} has a job but no row"))?;
+        .context("reading the submission");
+    let submission = match found {
+        Ok(Some(submission)) => submission,
+        Ok(None) => {
+            let err = anyhow::anyhow!("submission {id} has a job but no row");
+            return Some(Err(Failure::Internal(err)));
+        }
+        Err(err) => return Some(Err(Failure::Internal(err))),
+    };
     let path = state.config.data_dir().join(&submission.stored_path);
     let testset = state.testset.clone();
     let started = Instant::now();
@@ -115,9 +168,23 @@ async fn score_submission(
     let lease = state.config.lease();
     let mut heartbeat = tokio::time::interval(lease / 3);
     heartbeat.tick().await;
+    // Once stopped, the scoring has the shutdown grace to finish.
+    let grace = state.config.shutdown_grace();
+    let give_up = async {
+        stop.cancelled().await;
+        tracing::info!(
+            worker,
+            submission = id,
+            grace_s = grace.as_secs_f64(),
+            "stopping: letting the scoring finish"
+        );
+        tokio::time::sleep(grace).await;
+    };
+    tokio::pin!(give_up);
     let joined = loop {
         tokio::select! {
             joined = &mut scoring => break joined,
+            () = &mut give_up => return None,
             _ = heartbeat.tick() => {
                 let until = clock::now_ms() + i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
                 match jobs::extend_lease(state.db.pool(), id, worker, until).await {
@@ -130,7 +197,7 @@ async fn score_submission(
     };
     let elapsed = started.elapsed();
     state.metrics.observe_scoring(elapsed);
-    match joined {
+    Some(match joined {
         Ok(Ok(evaluation)) => Ok((evaluation, elapsed)),
         Ok(Err(ScoreError::Invalid(problems))) => Err(Failure::Invalid(problems.lines())),
         Ok(Err(other)) => Err(Failure::Internal(
@@ -139,7 +206,7 @@ async fn score_submission(
         Err(join) => Err(Failure::Internal(anyhow::anyhow!(
             "the scoring task of submission {id} panicked or was cancelled: {join}"
         ))),
-    }
+    })
 }
 
 async fn record(

@@ -8,12 +8,19 @@ pub mod client;
 pub mod health;
 pub mod limits;
 pub mod pages;
+pub mod server;
 pub mod session;
 pub mod upload;
 
+use std::time::Duration;
+
 use axum::Router;
-use axum::http::{HeaderName, HeaderValue, header};
+use axum::body::Body;
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use tower_http::map_request_body::MapRequestBodyLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
 use tower_http::trace::TraceLayer;
 
 use crate::error::AppError;
@@ -33,9 +40,12 @@ pub fn router(state: AppState) -> Router {
         // may keep them. Static assets and the board set their own policy.
         (header::CACHE_CONTROL, "no-store"),
     ];
+    let deadline = state.config.request_timeout();
     let mut router = Router::new()
-        .merge(health::router())
-        .merge(assets::router())
+        .merge(with_deadline(
+            health::router().merge(assets::router()),
+            deadline,
+        ))
         .merge(pages::router(&state))
         .nest("/api/v1", api::router(&state))
         .fallback(not_found)
@@ -55,7 +65,37 @@ pub fn router(state: AppState) -> Router {
             HeaderValue::from_static(value),
         ));
     }
-    router.layer(TraceLayer::new_for_http()).with_state(state)
+    router
+        // A request body that sends nothing for this long is cut off; a slow but steady
+        // upload is never (its total time has no limit).
+        .layer(MapRequestBodyLayer::new(Body::new))
+        .layer(RequestBodyTimeoutLayer::new(
+            state.config.body_idle_timeout(),
+        ))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Gives every route of `router` a deadline: past it the request answers 503 with a
+/// message. Uploads are left out (their bodies have the idle timeout instead), so that a
+/// large upload over a slow link is not cut off.
+pub(crate) fn with_deadline(router: Router<AppState>, timeout: Duration) -> Router<AppState> {
+    router
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            timeout,
+        ))
+        .layer(axum::middleware::map_response(explain_timeout))
+}
+
+/// `TimeoutLayer` answers with an empty body: say what happened.
+async fn explain_timeout(response: Response) -> Response {
+    if response.status() == StatusCode::SERVICE_UNAVAILABLE
+        && !response.headers().contains_key(header::CONTENT_TYPE)
+    {
+        return AppError::TimedOut.into_response();
+    }
+    response
 }
 
 async fn method_not_allowed() -> AppError {

@@ -215,6 +215,9 @@ pub async fn receive(
 }
 
 fn multipart_error(err: MultipartError, limit: u64) -> AppError {
+    if stalled(&err) {
+        return AppError::UploadStalled;
+    }
     if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
         // The body limit is the size cap plus room for the form's own bytes.
         AppError::TooLarge { limit }
@@ -224,6 +227,19 @@ fn multipart_error(err: MultipartError, limit: u64) -> AppError {
             details: vec![err.body_text()],
         }
     }
+}
+
+/// Whether the body stopped sending for longer than the idle timeout (the body timeout
+/// of `web::router` sits somewhere in the chain of causes).
+fn stalled(err: &MultipartError) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(current) = cause {
+        if current.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        cause = current.source();
+    }
+    false
 }
 
 /// A random file name, 128 bits in hex.

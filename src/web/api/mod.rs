@@ -21,20 +21,21 @@ const FORM_OVERHEAD: u64 = 64 * 1024;
 pub fn router(state: &AppState) -> Router<AppState> {
     let body_limit = usize::try_from(state.config.max_upload_bytes.saturating_add(FORM_OVERHEAD))
         .unwrap_or(usize::MAX);
-    Router::new()
+    let uploads = Router::new()
         .route(
             "/submissions",
             post(submissions::create)
                 .get(submissions::list_mine)
                 .layer(DefaultBodyLimit::max(body_limit)),
         )
-        .route("/submissions/{id}", get(submissions::show))
-        .route("/submissions/{id}/final", post(submissions::mark_final))
-        .route("/submissions/{id}/withdraw", post(submissions::withdraw))
         .route(
             "/validate",
             post(submissions::validate).layer(DefaultBodyLimit::max(body_limit)),
-        )
+        );
+    let rest = Router::new()
+        .route("/submissions/{id}", get(submissions::show))
+        .route("/submissions/{id}/final", post(submissions::mark_final))
+        .route("/submissions/{id}/withdraw", post(submissions::withdraw))
         .route("/leaderboard", get(leaderboard::show))
         .route("/me", get(me::show))
         .route("/openapi.json", get(openapi::document))
@@ -46,5 +47,6 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/admin/submissions/{id}/rescore", post(admin::rescore))
         .route("/admin/accounts", get(accounts::list))
         .route("/admin/accounts/{id}/approve", post(accounts::approve))
-        .route("/admin/accounts/{id}/refuse", post(accounts::refuse))
+        .route("/admin/accounts/{id}/refuse", post(accounts::refuse));
+    super::with_deadline(rest, state.config.request_timeout()).merge(uploads)
 }

@@ -31,7 +31,13 @@ use crate::web::limits;
 pub fn router(state: &AppState) -> Router<AppState> {
     let body_limit = usize::try_from(state.config.max_upload_bytes.saturating_add(64 * 1024))
         .unwrap_or(usize::MAX);
-    Router::new()
+    let uploads = Router::new().route(
+        "/submit",
+        get(submit::form)
+            .post(submit::upload)
+            .layer(axum::extract::DefaultBodyLimit::max(body_limit)),
+    );
+    let rest = Router::new()
         .route("/", get(board::show_final))
         .route("/live", get(board::show_live))
         .route("/plot/{file}", get(board::plot))
@@ -59,12 +65,6 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/settings", get(account::settings))
         .route("/settings/tokens", post(account::create_token))
         .route("/settings/tokens/{id}/revoke", post(account::revoke_token))
-        .route(
-            "/submit",
-            get(submit::form)
-                .post(submit::upload)
-                .layer(axum::extract::DefaultBodyLimit::max(body_limit)),
-        )
         .route("/submissions/{id}", get(submit::show))
         .route("/submissions/{id}/status.json", get(submit::status))
         .route("/submissions/{id}/final", post(submit::mark_final))
@@ -93,7 +93,9 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/models", get(models::index))
         .route("/models/{name}", get(models::card))
         .route("/organizer/submissions/{id}/{action}", post(organizer::act))
-        .route("/testset/images.zip", get(testset::images_zip))
+        .route("/testset/images.zip", get(testset::images_zip));
+    crate::web::with_deadline(rest, state.config.request_timeout())
+        .merge(uploads)
         .layer(Extension(limits::AccountLimiter::new()))
 }
 

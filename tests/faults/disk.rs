@@ -1,4 +1,4 @@
-//! Faults the service must survive without losing an acknowledged submission (issue 11).
+//! A full disk, and partial uploads left by a crash.
 //!
 //! A full disk on SQLite, without root: SQLite's `max_page_count` makes the database
 //! "full" at a chosen size, with the same error (SQLITE_FULL) as a full filesystem. The
@@ -11,25 +11,13 @@
 //! `after_release` check in `src/db/mod.rs` disabled that test fails (500s after the space
 //! came back, in 2 of 2 runs); with it, it passes (5 of 5).
 
-mod helpers;
-
 use std::collections::BTreeSet;
 
-use helpers::{Backend, TestApp, predictions_csv, spawn_app, spawn_app_with};
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, Executor};
-use triageboard::config::Config;
-use triageboard::startup::Application;
 
-/// A second start on the app's data folder and database, without workers.
-async fn restart(app: &TestApp) -> Application {
-    let mut config = Config::new(app.state.config.data_dir());
-    config.bind = "127.0.0.1:0".parse().unwrap();
-    config.annotations = app.state.config.annotations.clone();
-    config.images = app.state.config.images.clone();
-    config.workers = 0;
-    Application::build(config).await.expect("a restart")
-}
+use super::restart;
+use crate::helpers::{Backend, TestApp, predictions_csv, spawn_app, spawn_app_with};
 
 /// Every connection of the pool (8), held at once, so that a pragma reaches all of them.
 async fn every_connection(app: &TestApp) -> Vec<PoolConnection<Any>> {
