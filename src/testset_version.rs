@@ -175,7 +175,7 @@ pub async fn check(db: &Db, loaded: &Fingerprint, annotations: &Path) -> anyhow:
     match stored(&mut *tx).await? {
         None => {
             write(&mut *tx, loaded, now).await?;
-            let queued = rescore_other_versions(&mut *tx, &loaded.version, now).await?;
+            let queued = rescore_other_versions(&mut tx, &loaded.version, now).await?;
             tracing::info!(
                 version = loaded.version,
                 queued,

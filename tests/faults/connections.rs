@@ -33,9 +33,10 @@ async fn slow_header(server: SocketAddr) -> Duration {
             break;
         }
         // A closed connection reads as end of file (or an error) at once.
-        match tokio::time::timeout(Duration::from_millis(200), stream.read(&mut byte)).await {
-            Ok(Ok(0) | Err(_)) => break,
-            Ok(Ok(_)) | Err(_) => {}
+        let answered =
+            tokio::time::timeout(Duration::from_millis(200), stream.read(&mut byte)).await;
+        if let Ok(Ok(0) | Err(_)) = answered {
+            break;
         }
     }
     started.elapsed()

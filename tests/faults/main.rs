@@ -214,12 +214,15 @@ struct Server {
 }
 
 impl Server {
-    /// Starts `serve` on `config`'s folder and test set (SQLite), port 0, and reads its
+    /// Starts `serve` on `config`'s folder, database and test set, port 0, and reads its
     /// address from its first line.
     fn spawn(config: &Config, extra: &[&str]) -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_triageboard"));
+        command.arg("serve");
+        if let Some(database) = &config.db.database {
+            command.arg("--database").arg(database);
+        }
         command
-            .arg("serve")
             .arg("--data-dir")
             .arg(config.data_dir())
             .arg("--annotations")

@@ -11,7 +11,9 @@ use crate::helpers::{Backend, TestApp, predictions_csv, spawn_app_with};
 
 crate::on_both_databases!(
     sigterm_gives_a_running_scoring_back_to_the_queue_at_once,
-    sigterm_lets_a_scoring_finish_within_the_grace_period
+    sigterm_lets_a_scoring_finish_within_the_grace_period,
+    kill_9_mid_scoring_costs_one_short_lease_and_scores_once,
+    kill_9_mid_upload_leaves_no_row_and_no_file
 );
 
 /// An app that scores nothing itself (the test starts the workers), with a participant and
@@ -82,9 +84,8 @@ async fn sigterm_lets_a_scoring_finish_within_the_grace_period(backend: Backend)
     assert_nothing_lost(&app.state, &[id]).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kill_9_mid_scoring_costs_one_short_lease_and_scores_once() {
-    let app = spawn_app_with(Backend::Sqlite, |c| c.workers = 0).await;
+async fn kill_9_mid_scoring_costs_one_short_lease_and_scores_once(backend: Backend) {
+    let app = spawn_app_with(backend, |c| c.workers = 0).await;
     let (token, id, fifo, content) = blocked_submission(&app).await;
     let server = Server::spawn(&config_like(&app, 1), &["--lease-seconds", "2"]);
     wait_status(&app.state, id, "running").await;
@@ -107,9 +108,8 @@ async fn kill_9_mid_scoring_costs_one_short_lease_and_scores_once() {
     assert_nothing_lost(&app.state, &[id]).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kill_9_mid_upload_leaves_no_row_and_no_file() {
-    let app = spawn_app_with(Backend::Sqlite, |c| c.workers = 0).await;
+async fn kill_9_mid_upload_leaves_no_row_and_no_file(backend: Backend) {
+    let app = spawn_app_with(backend, |c| c.workers = 0).await;
     let token = app.participant("uma").await;
     let server = Server::spawn(&config_like(&app, 0), &[]);
 

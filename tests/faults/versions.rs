@@ -37,21 +37,26 @@ async fn live_versions(app: &crate::helpers::TestApp) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn changed_annotations_are_refused_until_adopted_and_then_everything_is_rescored() {
+crate::on_both_databases!(
+    changed_annotations_are_refused_until_adopted_and_then_everything_is_rescored
+);
+
+async fn changed_annotations_are_refused_until_adopted_and_then_everything_is_rescored(
+    backend: Backend,
+) {
     let copy = tempfile::tempdir().unwrap();
     copy_tree(&testset().join("annotations"), copy.path());
     let annotations = copy.path().to_owned();
-    let app = spawn_app_with(Backend::Sqlite, |c| {
-        c.annotations = Some(annotations.clone())
-    })
-    .await;
+    let app = spawn_app_with(backend, |c| c.annotations = Some(annotations.clone())).await;
     let token = app.participant("yan").await;
     let id = app.submit(&token, &predictions_csv(0.8), "m").await;
     let first = app.wait_done(&token, id).await;
     let old_version = first["manifest_version"].as_str().unwrap().to_owned();
     assert!(old_version.starts_with("unpinned-"), "{old_version}");
-    assert_eq!(live_versions(&app).await, [old_version.clone()]);
+    assert_eq!(
+        live_versions(&app).await,
+        std::slice::from_ref(&old_version)
+    );
 
     // The organizer edits a label: a new start is refused and names the file.
     let labels = annotations.join("labels.csv");
@@ -69,8 +74,13 @@ async fn changed_annotations_are_refused_until_adopted_and_then_everything_is_re
 
     // Adopting is explicit, and queues every submission.
     let config = config_like(&app, 0);
-    let output = Command::new(env!("CARGO_BIN_EXE_triageboard"))
-        .args(["testset", "adopt", "--data-dir"])
+    let mut adopt = Command::new(env!("CARGO_BIN_EXE_triageboard"));
+    adopt.args(["testset", "adopt"]);
+    if let Some(database) = &config.db.database {
+        adopt.arg("--database").arg(database);
+    }
+    let output = adopt
+        .arg("--data-dir")
         .arg(config.data_dir())
         .arg("--annotations")
         .arg(&annotations)
