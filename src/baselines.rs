@@ -61,13 +61,15 @@ pub fn spawn(state: &AppState) -> bool {
     let state = state.clone();
     tokio::spawn(async move {
         match run(&state).await {
-            Ok(ids) => set(
+            Ok((entered, replaced)) => set(
                 &state.baselines,
                 false,
-                format!(
-                    "entered {} baselines (submissions {ids:?}); they are being scored",
-                    ids.len()
-                ),
+                match replaced {
+                    0 => format!("entered {entered} baselines; they are scored in the queue"),
+                    n => format!(
+                        "entered {entered} baselines, which replace the {n} of the previous run; they are scored in the queue"
+                    ),
+                },
             ),
             Err(err) => {
                 tracing::error!(error = format!("{err:#}"), "the reference baselines failed");
@@ -94,8 +96,10 @@ pub async fn populate_if_empty(state: &AppState) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs every model and enters each result; returns the new submission ids.
-pub async fn run(state: &AppState) -> anyhow::Result<Vec<i64>> {
+/// Runs every model, enters each result and hides the baselines of earlier runs, so that a
+/// rerun replaces them rather than adding a second copy; returns how many were entered
+/// and how many replaced.
+pub async fn run(state: &AppState) -> anyhow::Result<(usize, u64)> {
     let user_id = users::ensure_user(
         state.db.pool(),
         REFERENCE_USER,
@@ -107,7 +111,7 @@ pub async fn run(state: &AppState) -> anyhow::Result<Vec<i64>> {
     set(
         &state.baselines,
         true,
-        format!("running {} models on the test images", models.len()),
+        format!("starting the {} reference models", models.len()),
     );
     let stamp = clock::now_ms();
     let mut outputs = Vec::with_capacity(models.len());
@@ -168,7 +172,20 @@ pub async fn run(state: &AppState) -> anyhow::Result<Vec<i64>> {
             .map_err(|e| anyhow::anyhow!("entering the {} baseline: {e}", output.model))?;
         ids.push(id);
     }
-    Ok(ids)
+    let first = ids.iter().copied().min().unwrap_or(i64::MAX);
+    let replaced = submissions::hide_baselines_before(state.db.pool(), user_id, first).await?;
+    Ok((ids.len(), replaced))
+}
+
+/// A line for the public board while the baselines are being computed, if they are.
+pub fn public_status(state: &AppState) -> Option<String> {
+    let progress = state.baselines.lock().ok()?.clone();
+    progress.running.then(|| {
+        format!(
+            "The reference models' baselines are being computed ({}); they appear here once scored.",
+            progress.message
+        )
+    })
 }
 
 /// How a reference model's result is entered: a baseline (final from the start) that

@@ -23,7 +23,7 @@ use crate::state::AppState;
 pub const ALPHA: f64 = 0.05;
 
 /// Which board.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum BoardKind {
     /// Final entries, private-split scores, tie marks: the board to cite.

@@ -8,6 +8,7 @@
 pub mod accounts;
 pub mod backup;
 pub mod baselines;
+pub mod board_cache;
 pub mod cli;
 pub mod clock;
 pub mod config;

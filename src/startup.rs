@@ -167,6 +167,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         metrics: Arc::new(Metrics::default()),
         jobs_ready: Arc::new(Notify::new()),
         baselines: Arc::default(),
+        boards: Arc::default(),
         key: Arc::new(key),
     })
 }

@@ -48,6 +48,8 @@ pub struct AppState {
     pub jobs_ready: Arc<Notify>,
     /// The background run of the reference baselines.
     pub baselines: crate::baselines::Tracker,
+    /// The boards, built once per change of the database ([`crate::board_cache`]).
+    pub boards: Arc<crate::board_cache::BoardCache>,
     /// The service's secret (splits, bootstrap seeds, CSRF tokens).
     pub key: Arc<crate::service_key::ServiceKey>,
 }

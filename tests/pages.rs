@@ -24,6 +24,25 @@ on_both_databases!(
     the_test_images_download_as_one_zip,
 );
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_board_says_when_the_baselines_are_being_computed() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let page = |app: &TestApp| {
+        let request = app.client.get(app.url("/"));
+        async move { request.send().await.unwrap().text().await.unwrap() }
+    };
+    assert!(!page(&app).await.contains("being computed"));
+    if let Ok(mut progress) = app.state.baselines.lock() {
+        progress.running = true;
+        progress.message = "39 of 101 test studies done".into();
+    }
+    let html = page(&app).await;
+    assert!(
+        html.contains("being computed (39 of 101 test studies done)"),
+        "{html}"
+    );
+}
+
 /// These tests sign up on the spot (with a test set the default is `approval`).
 async fn spawn_app(backend: Backend) -> TestApp {
     helpers::spawn_app_signup(backend, SignupMode::Open).await

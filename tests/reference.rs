@@ -168,19 +168,41 @@ async fn the_baselines_enter_the_board_flagged_with_their_cards() {
         config.images = Some(small_testset().join("images"));
     })
     .await;
-    let ids = triageboard::baselines::run(&app.state).await.unwrap();
-    assert_eq!(ids.len(), 6);
-    let started = Instant::now();
-    let rows = loop {
-        let (status, body) = app.get_json("/api/v1/leaderboard", None).await;
-        assert_eq!(status, 200);
-        let rows: Vec<Value> = body["rows"].as_array().cloned().unwrap_or_default();
-        if rows.len() == 6 {
-            break rows;
+    let (entered, replaced) = triageboard::baselines::run(&app.state).await.unwrap();
+    assert_eq!((entered, replaced), (6, 0));
+    let board_of = |first: i64| {
+        let app = &app;
+        async move {
+            let started = Instant::now();
+            loop {
+                let (status, body) = app.get_json("/api/v1/leaderboard?all=true", None).await;
+                assert_eq!(status, 200);
+                let rows: Vec<Value> = body["rows"].as_array().cloned().unwrap_or_default();
+                let from_run = rows
+                    .iter()
+                    .filter(|r| r["submission_id"].as_i64().unwrap() >= first)
+                    .count();
+                if from_run == 6 {
+                    return rows;
+                }
+                assert!(started.elapsed() < Duration::from_secs(120), "{body}");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
         }
-        assert!(started.elapsed() < Duration::from_secs(120), "{body}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
     };
+    let rows = board_of(0).await;
+    assert_eq!(rows.len(), 6, "{rows:?}");
+    // A rerun replaces the baselines of the previous run instead of adding six more.
+    let first_of_rerun = rows
+        .iter()
+        .map(|r| r["submission_id"].as_i64().unwrap())
+        .max()
+        .unwrap()
+        + 1;
+    let (entered, replaced) = triageboard::baselines::run(&app.state).await.unwrap();
+    assert_eq!((entered, replaced), (6, 6));
+    let after = board_of(first_of_rerun).await;
+    assert_eq!(after.len(), 6, "one copy of each baseline: {after:?}");
     assert!(rows.iter().all(|r| r["baseline"] == true), "{rows:?}");
     assert!(
         rows.iter().any(|r| r["method"] == "Multitask (reference)"),

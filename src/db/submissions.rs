@@ -523,6 +523,25 @@ pub async fn list_final_visible<'e, E: Executor<'e, Database = Any>>(
     sqlx::query_as(&sql).fetch_all(executor).await
 }
 
+/// Hides the visible baselines of `user_id` older than `before_id` (a rerun of the
+/// reference models replaces its previous entries); returns how many.
+pub async fn hide_baselines_before<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    user_id: i64,
+    before_id: i64,
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "update submissions
+         set hidden = 1
+         where user_id = $1 and baseline = 1 and hidden = 0 and id < $2",
+    )
+    .bind(user_id)
+    .bind(before_id)
+    .execute(executor)
+    .await?;
+    Ok(done.rows_affected())
+}
+
 /// Submissions flagged as baselines (hidden or not, in any state).
 pub async fn count_baselines<'e, E: Executor<'e, Database = Any>>(
     executor: E,

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use crate::error::{AppError, ErrorBody};
 use scorer::MetricKey;
 
-use crate::leaderboard::{self, Board, BoardKind};
+use crate::leaderboard::{Board, BoardKind};
 use crate::state::AppState;
 
 /// Query parameters of the board.
@@ -62,13 +62,15 @@ pub async fn show(
         }
     };
     let kind = parse_board(query.board.as_deref())?;
-    let board = leaderboard::build(
-        &state,
-        kind,
-        query.sort.as_deref(),
-        query.all.unwrap_or(false),
-    )
-    .await?;
+    let board = state
+        .boards
+        .board(
+            &state,
+            kind,
+            query.sort.as_deref(),
+            query.all.unwrap_or(false),
+        )
+        .await?;
     if csv {
         let text = to_csv(&board)?;
         Ok((
@@ -86,7 +88,7 @@ pub async fn show(
         )
             .into_response())
     } else {
-        Ok(Json(board).into_response())
+        Ok(Json(&*board).into_response())
     }
 }
 

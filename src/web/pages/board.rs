@@ -138,6 +138,8 @@ struct BoardPage {
     rows: Vec<Row>,
     paper_rows: Vec<PaperRow>,
     plot_src: String,
+    /// What is being computed that will change the board (the demo's first minutes).
+    notice: Option<String>,
 }
 
 pub(super) async fn show_final(
@@ -166,7 +168,10 @@ async fn show(
     params: BoardParams,
 ) -> Result<Html<String>, AppError> {
     let all = params.all();
-    let board = leaderboard::build(&state, kind, params.sort.as_deref(), all).await?;
+    let board = state
+        .boards
+        .board(&state, kind, params.sort.as_deref(), all)
+        .await?;
     let path = page_path(kind);
     let suffix = if all { "&all=true" } else { "" };
     let keys: Vec<MetricKey> = leaderboard::metric_keys(&state);
@@ -240,6 +245,7 @@ async fn show(
             board.sort,
             if all { "all=true" } else { "" }
         ),
+        notice: crate::baselines::public_status(&state),
     };
     render(&page)
 }
@@ -254,7 +260,10 @@ pub(super) async fn plot(
         .strip_suffix(".svg")
         .ok_or_else(|| AppError::NotFound("plots are served as <metric>.svg".to_owned()))?;
     let kind = crate::web::api::leaderboard::parse_board(params.board.as_deref())?;
-    let board = leaderboard::build(&state, kind, Some(metric_key), params.all()).await?;
+    let board = state
+        .boards
+        .board(&state, kind, Some(metric_key), params.all())
+        .await?;
     let key = leaderboard::parse_sort(&state, Some(metric_key))?;
     let entries: Vec<plot::Entry> = board
         .rows
