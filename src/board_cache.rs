@@ -53,7 +53,7 @@ impl BoardCache {
         let now = generation(state.db.pool()).await?;
         let cached = self.cached(&key);
         match cached {
-            Some((built, board)) if built == now => return Ok(board),
+            Some((built, board)) if built == now => Ok(board),
             Some((_, stale)) => {
                 // Someone is building: serve the previous board meanwhile.
                 let Ok(_building) = self.building.try_lock() else {
