@@ -349,6 +349,15 @@ async fn insert(
             next_allowed_at: quota.next_allowed_at,
         });
     }
+    // A double click, or the same file again: it would score the same and use a slot.
+    if !user.is_organizer() {
+        let earlier = submissions::find_same_file(&mut *tx, user.id, &new.sha256).await?;
+        if let Some(earlier) = earlier {
+            return Err(AppError::Conflict(format!(
+                "you already submitted this exact file as submission {earlier}; it was not submitted again and nothing counts against your quota"
+            )));
+        }
+    }
     let (queued, _) = jobs::queue_length(&mut *tx).await?;
     if queued >= i64::from(state.config.max_queue) {
         return Err(AppError::QueueFull {

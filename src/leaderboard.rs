@@ -52,8 +52,9 @@ impl BoardKind {
 /// One row of the board.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct Row {
-    /// 1 for the leader.
-    pub rank: usize,
+    /// 1 for the leader; none for an entry without a value for the sorted metric (a
+    /// table without masks on a Dice sort, say), listed last, unranked.
+    pub rank: Option<usize>,
     /// The submission.
     pub submission_id: i64,
     /// The submitter's name.
@@ -187,7 +188,7 @@ pub async fn build(
         .into_iter()
         .enumerate()
         .map(|(i, (s, scores))| Row {
-            rank: i + 1,
+            rank: value(&scores, &sort).is_some().then_some(i + 1),
             submission_id: s.id,
             participant: s.user_name,
             method: s.method,

@@ -37,7 +37,19 @@
     event.preventDefault();
     if (event.dataTransfer && event.dataTransfer.files.length) input.files = event.dataTransfer.files;
   });
+  const button = form.querySelector("button[type=submit]");
+  let sending = false;
   form.addEventListener("submit", (event) => {
+    // One upload per click: a second click while one is on its way does nothing.
+    if (sending) {
+      event.preventDefault();
+      return;
+    }
+    sending = true;
+    if (button) {
+      button.disabled = true;
+      button.textContent = "Uploading…";
+    }
     if (!window.XMLHttpRequest || !progress) return;
     event.preventDefault();
     const request = new XMLHttpRequest();

@@ -27,7 +27,42 @@ on_both_databases!(
     the_openapi_document_lists_every_endpoint,
     finals_are_limited_per_30_days_and_say_when_the_next_frees_up,
     participants_read_three_decimals_and_organizers_full_precision,
+    a_double_click_or_the_same_file_again_is_refused_and_costs_nothing,
 );
+
+async fn a_double_click_or_the_same_file_again_is_refused_and_costs_nothing(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = app.participant("ines").await;
+    let csv = predictions_csv(0.8);
+    // A double click: the same bytes twice at once.
+    let twice =
+        (0..2).map(|_| app.upload(&token, "predictions.csv", csv.clone().into_bytes(), &[]));
+    let mut answers = Vec::new();
+    for response in futures_util::future::join_all(twice).await {
+        let status = response.status().as_u16();
+        answers.push((status, response.json::<serde_json::Value>().await.unwrap()));
+    }
+    answers.sort_by_key(|(status, _)| *status);
+    assert_eq!(answers[0].0, 202, "{answers:?}");
+    assert_eq!(answers[1].0, 409, "{answers:?}");
+    let first = answers[0].1["id"].as_i64().unwrap();
+    let message = answers[1].1["error"].as_str().unwrap();
+    assert!(
+        message.contains(&format!(
+            "already submitted this exact file as submission {first}"
+        )),
+        "{message}"
+    );
+    app.wait_done(&token, first).await;
+    // Later, the same file again is refused too; another file is taken.
+    let again = app
+        .upload(&token, "renamed.csv", csv.clone().into_bytes(), &[])
+        .await;
+    assert_eq!(again.status(), 409);
+    let (_, me) = app.get_json("/api/v1/me", Some(&token)).await;
+    assert_eq!(me["remaining_today"], 4, "{me}");
+    app.submit(&token, &predictions_csv(0.8), "another").await;
+}
 
 /// No answer may hold a study id (EVALUATION.md section 5).
 fn assert_no_study_ids(text: &str) {
@@ -185,6 +220,10 @@ async fn an_upload_is_scored_and_ranked_on_the_board(backend: Backend) {
     assert_eq!(rows[0]["baseline"], false);
     assert_eq!(rows[0]["scores"]["auc_vs_all"], 1.0);
     assert_no_study_ids(&board.to_string());
+    // A table has no Dice: sorted by Dice, the entry is listed unranked.
+    let (status, by_dice) = app.get_json("/api/v1/leaderboard?sort=dice", None).await;
+    assert_eq!(status, 200);
+    assert!(by_dice["rows"][0]["rank"].is_null(), "{by_dice}");
 
     let response = app
         .client
@@ -585,9 +624,11 @@ async fn fifty_concurrent_uploads_with_five_left_admit_exactly_five(backend: Bac
     // No worker: nothing fails meanwhile, so the count is exact.
     let app = spawn_app_with(backend, |c| c.workers = 0).await;
     let token = app.participant("heidi").await;
-    let csv = predictions_csv(0.7);
-    let uploads =
-        (0..50).map(|_| app.upload(&token, "predictions.csv", csv.clone().into_bytes(), &[]));
+    // Fifty different files (the same one twice would be refused as a resubmission).
+    let csvs: Vec<String> = (0..50).map(|_| predictions_csv(0.7)).collect();
+    let uploads = csvs
+        .iter()
+        .map(|csv| app.upload(&token, "predictions.csv", csv.clone().into_bytes(), &[]));
     let statuses: Vec<u16> = futures_util::future::join_all(uploads)
         .await
         .iter()

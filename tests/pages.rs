@@ -25,6 +25,36 @@ on_both_databases!(
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sample_submission_lists_every_study_and_is_scored_as_it_is() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let response = app
+        .client
+        .get(app.url("/testset/sample_submission.csv"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let sample = response.text().await.unwrap();
+    let mut ids: Vec<String> = sample
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap().to_owned())
+        .collect();
+    ids.sort();
+    let mut expected = study_ids();
+    expected.sort();
+    assert_eq!(ids, expected);
+    let token = app.participant("sid").await;
+    let id = app.submit(&token, &sample, "sample").await;
+    let done = app.wait_done(&token, id).await;
+    assert_eq!(done["status"], "scored", "{done}");
+    assert_eq!(
+        done["live_scores"]["auc_vs_all"], 0.5,
+        "a constant ranks at chance"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_board_says_when_the_baselines_are_being_computed() {
     let app = spawn_app(Backend::Sqlite).await;
     let page = |app: &TestApp| {

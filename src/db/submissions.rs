@@ -523,6 +523,24 @@ pub async fn list_final_visible<'e, E: Executor<'e, Database = Any>>(
     sqlx::query_as(&sql).fetch_all(executor).await
 }
 
+/// The user's earliest submission of a file with this sha256 that did not fail, if any.
+pub async fn find_same_file<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    user_id: i64,
+    sha256: &str,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "select id from submissions
+         where user_id = $1 and sha256 = $2 and status <> 'failed'
+         order by id
+         limit 1",
+    )
+    .bind(user_id)
+    .bind(sha256)
+    .fetch_optional(executor)
+    .await
+}
+
 /// Hides the visible baselines of `user_id` older than `before_id` (a rerun of the
 /// reference models replaces its previous entries); returns how many.
 pub async fn hide_baselines_before<'e, E: Executor<'e, Database = Any>>(

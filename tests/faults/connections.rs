@@ -13,7 +13,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use super::assert_nothing_lost;
-use crate::helpers::{Backend, TestApp, postgres_available, predictions_csv, spawn_app_with};
+use crate::helpers::{
+    Backend, TestApp, postgres_address, postgres_available, predictions_csv, spawn_app_with,
+};
 
 fn socket_address(app: &TestApp) -> SocketAddr {
     app.address.trim_start_matches("http://").parse().unwrap()
@@ -216,12 +218,14 @@ async fn a_postgres_outage_answers_503_fast_and_heals_by_itself() {
     if !postgres_available().await {
         return;
     }
-    let proxy = Proxy::start("127.0.0.1:5432".parse().unwrap()).await;
+    // The proxy goes between the app and the tests' PostgreSQL.
+    let server = postgres_address();
+    let proxy = Proxy::start(server.parse().expect("a numeric host:port")).await;
     let through = proxy.address.to_string();
     let app = spawn_app_with(Backend::Postgres, |c| {
         c.database_timeout_seconds = 2;
         let url = c.db.database.take().unwrap();
-        c.db.database = Some(url.replace("127.0.0.1:5432", &through));
+        c.db.database = Some(url.replace(&server, &through));
     })
     .await;
     let token = app.participant("xia").await;

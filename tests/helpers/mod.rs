@@ -1,7 +1,8 @@
 //! Test helpers: a tiny synthetic test set generated once, and the real application
 //! spawned on port 0 over a fresh SQLite or PostgreSQL database.
 //!
-//! PostgreSQL tests use 127.0.0.1:5432 (trust auth, user postgres) and create a database
+//! PostgreSQL tests use `TRIAGEBOARD_TEST_POSTGRES`, by default 127.0.0.1:5432 (trust auth,
+//! user postgres), and create a database
 //! per test. When it is unreachable they are skipped with a printed reason, except under
 //! CI (`CI` set), where they must run and fail loudly.
 
@@ -57,13 +58,38 @@ macro_rules! on_both_databases {
     };
 }
 
-const POSTGRES_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+/// The PostgreSQL the tests use: `TRIAGEBOARD_TEST_POSTGRES` (an admin URL ending in a
+/// database name), or the local server.
+fn postgres_admin() -> String {
+    std::env::var("TRIAGEBOARD_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// `HOST:PORT` of the tests' PostgreSQL, as its URL names it.
+pub fn postgres_address() -> String {
+    let admin = postgres_admin();
+    let after_scheme = admin
+        .split_once("://")
+        .map_or(admin.as_str(), |(_, rest)| rest);
+    let after_user = after_scheme
+        .rsplit_once('@')
+        .map_or(after_scheme, |(_, rest)| rest);
+    after_user.split('/').next().unwrap_or_default().to_owned()
+}
+
+/// The URL of database `name` on the tests' PostgreSQL.
+fn postgres_url(name: &str) -> String {
+    let admin = postgres_admin();
+    match admin.rsplit_once('/') {
+        Some((server, _)) => format!("{server}/{name}"),
+        None => admin,
+    }
+}
 
 /// True when the local PostgreSQL answers; otherwise prints why the test is skipped, or
 /// panics under CI.
 pub async fn postgres_available() -> bool {
-    let url =
-        std::env::var("TRIAGEBOARD_TEST_POSTGRES").unwrap_or_else(|_| POSTGRES_ADMIN.to_owned());
+    let url = postgres_admin();
     let reachable =
         tokio::time::timeout(Duration::from_secs(5), triageboard::db::Db::connect(&url)).await;
     match reachable {
@@ -78,9 +104,15 @@ pub async fn postgres_available() -> bool {
 
 fn skip_or_fail(reason: &str) -> bool {
     if std::env::var_os("CI").is_some() {
-        panic!("PostgreSQL at 127.0.0.1:5432 is required under CI: {reason}");
+        panic!(
+            "PostgreSQL ({}) is required under CI: {reason}",
+            postgres_admin()
+        );
     }
-    eprintln!("skipping a PostgreSQL test: 127.0.0.1:5432 is unreachable ({reason})");
+    eprintln!(
+        "skipping a PostgreSQL test: {} is unreachable ({reason})",
+        postgres_admin()
+    );
     false
 }
 
@@ -175,13 +207,26 @@ pub fn labels() -> Vec<(String, String)> {
 }
 
 /// A valid predictions table; `skill` in [0, 1] blends the truth with a fixed pattern.
+///
+/// Each call's bytes differ (trailing zeros on the first probability, the same number), as
+/// the service refuses a participant's byte-identical resubmission.
 pub fn predictions_csv(skill: f64) -> String {
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let mut text = String::from("study_id,covid_probability,affected_percent\n");
     for (i, (id, category)) in labels().iter().enumerate() {
         let truth = if category == "covid" { 1.0 } else { 0.0 };
         let noise = ((i * 7) % 11) as f64 / 10.0;
         let p = (skill * truth + (1.0 - skill) * noise).clamp(0.0, 1.0);
-        text.push_str(&format!("{id},{p:.4},{:.3}\n", p * 40.0 + (i % 3) as f64));
+        let zeros = if i == 0 {
+            "0".repeat(call)
+        } else {
+            String::new()
+        };
+        text.push_str(&format!(
+            "{id},{p:.4}{zeros},{:.3}\n",
+            p * 40.0 + (i % 3) as f64
+        ));
     }
     text
 }
@@ -234,7 +279,7 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) 
     let mut postgres_database = None;
     if backend == Backend::Postgres {
         let name = format!("tb_test_{}", triageboard::web::upload::random_name());
-        let admin = triageboard::db::Db::connect(POSTGRES_ADMIN)
+        let admin = triageboard::db::Db::connect(&postgres_admin())
             .await
             .expect("PostgreSQL");
         let sql = format!("create database {name}");
@@ -244,7 +289,7 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) 
             .await
             .expect("creating a test database");
         admin.close().await;
-        config.db.database = Some(format!("postgres://postgres@127.0.0.1:5432/{name}"));
+        config.db.database = Some(postgres_url(&name));
         postgres_database = Some(name);
     }
     adjust(&mut config);
@@ -277,7 +322,7 @@ impl Drop for TestApp {
                     .build()
                     .ok()?;
                 rt.block_on(async {
-                    let admin = triageboard::db::Db::connect(POSTGRES_ADMIN).await.ok()?;
+                    let admin = triageboard::db::Db::connect(&postgres_admin()).await.ok()?;
                     let sql = format!("drop database if exists {name} with (force)");
                     let _ = admin.pool().execute(sql.as_str()).await;
                     admin.close().await;

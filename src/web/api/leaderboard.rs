@@ -138,7 +138,7 @@ fn to_csv(board: &Board) -> anyhow::Result<String> {
     let number = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
     for row in &board.rows {
         let mut record = vec![
-            row.rank.to_string(),
+            row.rank.map(|r| r.to_string()).unwrap_or_default(),
             row.participant.clone(),
             spreadsheet_safe(&row.method),
             row.baseline.to_string(),

@@ -111,7 +111,8 @@ struct Cell {
 }
 
 struct Row {
-    rank: usize,
+    /// The rank, or a dash for an entry without a value for the sorted metric.
+    rank: String,
     method: String,
     participant: String,
     baseline: bool,
@@ -195,7 +196,10 @@ async fn show(
         .rows
         .iter()
         .map(|row| Row {
-            rank: row.rank,
+            rank: row
+                .rank
+                .map(|r| r.to_string())
+                .unwrap_or_else(|| "–".to_owned()),
             method: row.method.clone(),
             participant: row.participant.clone(),
             baseline: row.baseline,
@@ -271,7 +275,10 @@ pub(super) async fn plot(
         .filter_map(|row| {
             let metric = row.scores.metric(&key)?;
             Some(plot::Entry {
-                label: format!("{}. {} ({})", row.rank, row.method, row.participant),
+                label: match row.rank {
+                    Some(rank) => format!("{rank}. {} ({})", row.method, row.participant),
+                    None => format!("{} ({})", row.method, row.participant),
+                },
                 value: metric.value?,
                 ci: metric.ci,
                 highlight: row.baseline,

@@ -93,7 +93,11 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/models", get(models::index))
         .route("/models/{name}", get(models::card))
         .route("/organizer/submissions/{id}/{action}", post(organizer::act))
-        .route("/testset/images.zip", get(testset::images_zip));
+        .route("/testset/images.zip", get(testset::images_zip))
+        .route(
+            "/testset/sample_submission.csv",
+            get(testset::sample_submission),
+        );
     crate::web::with_deadline(rest, state.config.request_timeout())
         .merge(uploads)
         .layer(Extension(limits::AccountLimiter::new()))

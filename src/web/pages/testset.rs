@@ -1,5 +1,7 @@
 //! `/testset/images.zip`: the public test images as one zip, streamed as it is written
-//! (stored, not recompressed: the volumes are gzip already), never built in memory.
+//! (stored, not recompressed: the volumes are gzip already), never built in memory; and
+//! `/testset/sample_submission.csv`, every study id with a neutral prediction, the format
+//! to fill in (the ids are public: they name the images).
 
 use std::io::{self, Write};
 
@@ -82,4 +84,34 @@ pub(super) async fn images_zip(State(state): State<AppState>) -> Result<Response
         Body::from_stream(stream),
     )
         .into_response())
+}
+
+/// `/testset/sample_submission.csv`: every study id, sorted, with probability 0.5 and
+/// 0 % affected: a valid submission that ranks at chance, to start from.
+pub(super) async fn sample_submission(State(state): State<AppState>) -> Response {
+    let mut ids: Vec<&str> = state
+        .testset
+        .annotations
+        .index()
+        .ids()
+        .iter()
+        .map(|id| id.as_str())
+        .collect();
+    ids.sort_unstable();
+    let mut text = String::from("study_id,covid_probability,affected_percent\n");
+    for id in ids {
+        text.push_str(id);
+        text.push_str(",0.5,0\n");
+    }
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"sample_submission.csv\"",
+            ),
+        ],
+        text,
+    )
+        .into_response()
 }
