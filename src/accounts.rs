@@ -112,6 +112,15 @@ pub async fn bootstrap_organizer(db: &Db) -> anyhow::Result<Option<String>> {
     Ok(Some(token))
 }
 
+/// Sets the log-in password of the user `name` (any case), which must exist.
+pub async fn set_password(db: &Db, name: &str, password: &str) -> anyhow::Result<()> {
+    let hash = hash_password(password)?;
+    if !users::set_password_hash(db.pool(), name, &hash).await? {
+        anyhow::bail!("there is no user {name:?}");
+    }
+    Ok(())
+}
+
 /// The hash that log-in verifies against when the name is unknown or has no password, so
 /// that every log-in costs one argon2 verification and its time tells nothing about the
 /// name. It is the hash of a random password nobody knows, made once with the same

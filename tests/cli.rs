@@ -178,3 +178,45 @@ async fn submit_exits_1_on_a_bad_token_or_a_missing_file() {
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("/nonexistent/p.csv"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_organizer_gets_a_password_for_the_pages_from_the_command_line() {
+    use std::io::Write;
+    use triageboard::accounts::{LoginOutcome, check_login};
+    let app = spawn_app(Backend::Sqlite).await;
+    assert_eq!(
+        check_login(&app.state.db, "organizer", "correct horse battery")
+            .await
+            .unwrap(),
+        LoginOutcome::Wrong,
+        "no password at first start"
+    );
+    let data_dir = app.dir.path().to_owned();
+    let set = |password: &'static str| {
+        let data_dir = data_dir.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut child = Command::new(env!("CARGO_BIN_EXE_triageboard"))
+                .args(["user", "password", "Organizer", "--data-dir"])
+                .arg(&data_dir)
+                .stdin(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+            child.wait_with_output().unwrap()
+        })
+    };
+    let short = set("short").await.unwrap();
+    assert!(!short.status.success());
+    assert!(String::from_utf8_lossy(&short.stderr).contains("at least 8 characters"));
+    let done = set("correct horse battery").await.unwrap();
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    let outcome = check_login(&app.state.db, "organizer", "correct horse battery")
+        .await
+        .unwrap();
+    assert!(matches!(outcome, LoginOutcome::Active(_)), "{outcome:?}");
+}

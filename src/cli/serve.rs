@@ -31,6 +31,14 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         println!("sign-up: {}", app.state().config.signup_mode().as_str());
         if let Some(token) = app.initial_token() {
             println!("organizer API token (shown once, keep it): {token}");
+            let config = &app.state().config;
+            let target = match &config.db.database {
+                Some(_) => "--database <this server's database URL>".to_owned(),
+                None => format!("--data-dir {}", config.data_dir().display()),
+            };
+            println!(
+                "to log in to the pages as \"organizer\", set a password (read from standard input): triageboard user password organizer {target}"
+            );
         }
         if demo {
             // The demo's board fills with the reference baselines within minutes.

@@ -1,5 +1,6 @@
 //! `triageboard user add NAME [--organizer]`: creates a user and prints their first API
-//! token (the only time it is shown).
+//! token (the only time it is shown). `triageboard user password NAME`: sets a user's
+//! log-in password from standard input (how the first organizer gets into the pages).
 
 use std::io::Read;
 
@@ -16,6 +17,17 @@ use crate::db::users::Role;
 pub enum UserCommand {
     /// Create a user and print an API token for them.
     Add(AddArgs),
+    /// Set a user's log-in password, read from standard input (at least 8 characters).
+    Password(PasswordArgs),
+}
+
+/// Arguments of `user password`.
+#[derive(Debug, Args)]
+pub struct PasswordArgs {
+    /// The user's name.
+    name: String,
+    #[command(flatten)]
+    db: DatabaseConfig,
 }
 
 /// Arguments of `user add`.
@@ -37,20 +49,38 @@ pub struct AddArgs {
 pub fn run(command: UserCommand) -> anyhow::Result<()> {
     match command {
         UserCommand::Add(args) => add(args),
+        UserCommand::Password(args) => set_password(args),
     }
+}
+
+/// A password from standard input, one line; at least 8 characters.
+fn password_from_stdin() -> anyhow::Result<String> {
+    let mut text = String::new();
+    std::io::stdin()
+        .read_to_string(&mut text)
+        .context("reading the password")?;
+    let password = text.trim_end_matches(['\r', '\n']).to_owned();
+    if password.chars().count() < 8 {
+        anyhow::bail!("the password must have at least 8 characters");
+    }
+    Ok(password)
+}
+
+fn set_password(args: PasswordArgs) -> anyhow::Result<()> {
+    let password = password_from_stdin()?;
+    super::serve::runtime()?.block_on(async move {
+        let db = Db::connect(&args.db.database_url()).await?;
+        db.migrate().await?;
+        accounts::set_password(&db, &args.name, &password).await?;
+        db.close().await;
+        eprintln!("{:?} can now log in with that password", args.name);
+        Ok(())
+    })
 }
 
 fn add(args: AddArgs) -> anyhow::Result<()> {
     let password = if args.password_stdin {
-        let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .context("reading the password")?;
-        let password = text.trim_end_matches(['\r', '\n']).to_owned();
-        if password.len() < 8 {
-            anyhow::bail!("the password must have at least 8 characters");
-        }
-        Some(password)
+        Some(password_from_stdin()?)
     } else {
         None
     };

@@ -165,6 +165,25 @@ pub async fn find_login<'e, E: Executor<'e, Database = Any>>(
     }))
 }
 
+/// Sets the password hash of the user `name` (compared without case); false when there is
+/// no such user.
+pub async fn set_password_hash<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    name: &str,
+    hash: &str,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "update users
+         set password_hash = $2
+         where lower(name) = lower($1)",
+    )
+    .bind(name)
+    .bind(hash)
+    .execute(executor)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// An account as organizers list it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Account {
