@@ -40,7 +40,7 @@ async fn a_double_click_or_the_same_file_again_is_refused_and_costs_nothing(back
     let mut answers = Vec::new();
     for response in futures_util::future::join_all(twice).await {
         let status = response.status().as_u16();
-        answers.push((status, response.json::<serde_json::Value>().await.unwrap()));
+        answers.push((status, response.json::<Value>().await.unwrap()));
     }
     answers.sort_by_key(|(status, _)| *status);
     assert_eq!(answers[0].0, 202, "{answers:?}");
