@@ -22,10 +22,12 @@ use crate::state::AppState;
 /// What a board is built for: which board, its canonical sort key, all entries or not.
 type Key = (BoardKind, String, bool);
 
-/// The boards built so far, each with the generation it was built at.
+/// The boards built so far, each with the generation it was built at, and what was
+/// rendered from them (the page's table, the JSON), under the same generation.
 #[derive(Debug, Default)]
 pub struct BoardCache {
     boards: Mutex<HashMap<Key, (i64, Arc<Board>)>>,
+    rendered: Mutex<HashMap<(Key, &'static str), (i64, Arc<String>)>>,
     building: tokio::sync::Mutex<()>,
 }
 
@@ -49,12 +51,45 @@ impl BoardCache {
         all: bool,
     ) -> Result<Arc<Board>, AppError> {
         let sort = leaderboard::parse_sort(state, sort)?.to_string();
+        Ok(self.board_at(state, (kind, sort, all)).await?.1)
+    }
+
+    /// What `render` makes of the board (`what` names it: a page fragment, the JSON),
+    /// made once per board and kept with it; with the board itself.
+    pub async fn rendered(
+        &self,
+        state: &AppState,
+        kind: BoardKind,
+        sort: Option<&str>,
+        all: bool,
+        what: &'static str,
+        render: impl FnOnce(&Board) -> Result<String, AppError>,
+    ) -> Result<(Arc<Board>, Arc<String>), AppError> {
+        let sort = leaderboard::parse_sort(state, sort)?.to_string();
         let key: Key = (kind, sort, all);
+        let (built, board) = self.board_at(state, key.clone()).await?;
+        let slot = (key, what);
+        {
+            let rendered = self.rendered.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((_, text)) = rendered.get(&slot).filter(|(at, _)| *at == built) {
+                return Ok((board, text.clone()));
+            }
+        }
+        let text = Arc::new(render(&board)?);
+        let mut rendered = self.rendered.lock().unwrap_or_else(|e| e.into_inner());
+        if rendered.get(&slot).is_none_or(|(at, _)| *at <= built) {
+            rendered.insert(slot, (built, text.clone()));
+        }
+        Ok((board, text))
+    }
+
+    /// The board of `key` with the generation it was built at.
+    async fn board_at(&self, state: &AppState, key: Key) -> Result<(i64, Arc<Board>), AppError> {
         let now = generation(state.db.pool()).await?;
         let cached = self.cached(&key);
         match cached {
-            Some((built, board)) if built == now => Ok(board),
-            Some((_, stale)) => {
+            Some((built, board)) if built == now => Ok((built, board)),
+            Some(stale) => {
                 // Someone is building: serve the previous board meanwhile.
                 let Ok(_building) = self.building.try_lock() else {
                     return Ok(stale);
@@ -64,8 +99,8 @@ impl BoardCache {
             None => {
                 let _building = self.building.lock().await;
                 // Built while this request waited?
-                if let Some((_, board)) = self.cached(&key).filter(|(built, _)| *built >= now) {
-                    return Ok(board);
+                if let Some(fresh) = self.cached(&key).filter(|(built, _)| *built >= now) {
+                    return Ok(fresh);
                 }
                 self.build(state, key, now).await
             }
@@ -84,7 +119,7 @@ impl BoardCache {
         state: &AppState,
         key: Key,
         generation: i64,
-    ) -> Result<Arc<Board>, AppError> {
+    ) -> Result<(i64, Arc<Board>), AppError> {
         let (kind, sort, all) = &key;
         let board = Arc::new(leaderboard::build(state, *kind, Some(sort), *all).await?);
         let mut boards = self.boards.lock().unwrap_or_else(|e| e.into_inner());
@@ -94,6 +129,6 @@ impl BoardCache {
         if keep {
             boards.insert(key, (generation, board.clone()));
         }
-        Ok(board)
+        Ok((generation, board))
     }
 }

@@ -1,7 +1,6 @@
 //! `GET /api/v1/leaderboard`: a board's rows as JSON, or CSV with `?format=csv`; the main
 //! (final) board by default, the live board with `?board=live`.
 
-use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::header;
@@ -62,16 +61,9 @@ pub async fn show(
         }
     };
     let kind = parse_board(query.board.as_deref())?;
-    let board = state
-        .boards
-        .board(
-            &state,
-            kind,
-            query.sort.as_deref(),
-            query.all.unwrap_or(false),
-        )
-        .await?;
+    let (sort, all) = (query.sort.as_deref(), query.all.unwrap_or(false));
     if csv {
+        let board = state.boards.board(&state, kind, sort, all).await?;
         let text = to_csv(&board)?;
         Ok((
             [
@@ -88,7 +80,19 @@ pub async fn show(
         )
             .into_response())
     } else {
-        Ok(Json(&*board).into_response())
+        // Serialized once per board and kept with it.
+        let (_, json) = state
+            .boards
+            .rendered(&state, kind, sort, all, "json", |board| {
+                serde_json::to_string(board)
+                    .map_err(|e| AppError::Internal(anyhow::anyhow!("serializing the board: {e}")))
+            })
+            .await?;
+        Ok((
+            [(header::CONTENT_TYPE, "application/json")],
+            String::clone(&json),
+        )
+            .into_response())
     }
 }
 

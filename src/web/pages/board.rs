@@ -2,6 +2,8 @@
 //! main board (final entries on the private split, with tie marks), `/live` the live
 //! board (every scored entry on the public split).
 
+use std::sync::Arc;
+
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
@@ -12,7 +14,7 @@ use scorer::{MetricKey, Scores};
 
 use super::{Nav, fmt_ci, fmt_value, metric_cells, plot, render};
 use crate::error::AppError;
-use crate::leaderboard::{self, BoardKind};
+use crate::leaderboard::{self, Board, BoardKind};
 use crate::state::AppState;
 use crate::web::session::{CsrfToken, MaybeUser};
 
@@ -135,12 +137,23 @@ struct BoardPage {
     sort_label: String,
     all: bool,
     toggle_href: String,
+    /// The table and plot, rendered once per board ([`table_html`]).
+    table: Arc<String>,
+    /// What is being computed that will change the board (the demo's first minutes).
+    notice: Option<String>,
+}
+
+/// The board's table and forest plot: the same for every reader, so rendered once per
+/// board generation and kept with the board.
+#[derive(Template)]
+#[template(path = "board_table.html")]
+struct BoardTable {
+    live: bool,
+    sort_label: String,
     columns: Vec<Column>,
     rows: Vec<Row>,
     paper_rows: Vec<PaperRow>,
     plot_src: String,
-    /// What is being computed that will change the board (the demo's first minutes).
-    notice: Option<String>,
 }
 
 pub(super) async fn show_final(
@@ -169,13 +182,45 @@ async fn show(
     params: BoardParams,
 ) -> Result<Html<String>, AppError> {
     let all = params.all();
-    let board = state
+    let (board, table) = state
         .boards
-        .board(&state, kind, params.sort.as_deref(), all)
+        .rendered(&state, kind, params.sort.as_deref(), all, "page", |board| {
+            table_html(&state, kind, all, board)
+        })
         .await?;
     let path = page_path(kind);
+    let page = BoardPage {
+        nav: Nav::new(user.as_ref(), &csrf),
+        live: kind == BoardKind::Live,
+        sort_label: sort_label(&board),
+        all,
+        toggle_href: if all {
+            format!("{path}?sort={}", board.sort)
+        } else {
+            format!("{path}?sort={}&all=true", board.sort)
+        },
+        table,
+        notice: crate::baselines::public_status(&state),
+    };
+    render(&page)
+}
+
+fn sort_label(board: &Board) -> String {
+    MetricKey::parse(&board.sort)
+        .map(|k| k.label())
+        .unwrap_or_default()
+}
+
+/// Renders the table and plot of `board`.
+fn table_html(
+    state: &AppState,
+    kind: BoardKind,
+    all: bool,
+    board: &Board,
+) -> Result<String, AppError> {
+    let path = page_path(kind);
     let suffix = if all { "&all=true" } else { "" };
-    let keys: Vec<MetricKey> = leaderboard::metric_keys(&state);
+    let keys: Vec<MetricKey> = leaderboard::metric_keys(state);
     let columns = keys
         .iter()
         .map(|key| Column {
@@ -224,23 +269,13 @@ async fn show(
                 .collect(),
         })
         .collect();
-    let sort_label = MetricKey::parse(&board.sort)
-        .map(|k| k.label())
-        .unwrap_or_default();
     let board_param = match kind {
         BoardKind::Final => "",
         BoardKind::Live => "board=live&",
     };
-    let page = BoardPage {
-        nav: Nav::new(user.as_ref(), &csrf),
+    let table = BoardTable {
         live: kind == BoardKind::Live,
-        sort_label,
-        all,
-        toggle_href: if all {
-            format!("{path}?sort={}", board.sort)
-        } else {
-            format!("{path}?sort={}&all=true", board.sort)
-        },
+        sort_label: sort_label(board),
         columns,
         rows,
         paper_rows,
@@ -249,9 +284,8 @@ async fn show(
             board.sort,
             if all { "all=true" } else { "" }
         ),
-        notice: crate::baselines::public_status(&state),
     };
-    render(&page)
+    Ok(render(&table)?.0)
 }
 
 /// `/plot/<metric>.svg`: the forest plot of one metric over the board's entries.
@@ -264,16 +298,36 @@ pub(super) async fn plot(
         .strip_suffix(".svg")
         .ok_or_else(|| AppError::NotFound("plots are served as <metric>.svg".to_owned()))?;
     let kind = crate::web::api::leaderboard::parse_board(params.board.as_deref())?;
-    let board = state
-        .boards
-        .board(&state, kind, Some(metric_key), params.all())
-        .await?;
     let key = leaderboard::parse_sort(&state, Some(metric_key))?;
+    // Drawn once per board and kept with it.
+    let (_, svg) = state
+        .boards
+        .rendered(
+            &state,
+            kind,
+            Some(metric_key),
+            params.all(),
+            "plot",
+            |board| forest_svg(board, &key),
+        )
+        .await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        String::clone(&svg),
+    )
+        .into_response())
+}
+
+/// The forest plot of the board's sorted metric.
+fn forest_svg(board: &Board, key: &MetricKey) -> Result<String, AppError> {
     let entries: Vec<plot::Entry> = board
         .rows
         .iter()
         .filter_map(|row| {
-            let metric = row.scores.metric(&key)?;
+            let metric = row.scores.metric(key)?;
             Some(plot::Entry {
                 label: match row.rank {
                     Some(rank) => format!("{rank}. {} ({})", row.method, row.participant),
@@ -285,19 +339,6 @@ pub(super) async fn plot(
             })
         })
         .collect();
-    let range = key.range();
-    let svg = tokio::task::spawn_blocking({
-        let title = format!("{} with 95% intervals", key.label());
-        move || plot::forest(&title, &entries, range)
-    })
-    .await
-    .map_err(|e| AppError::Internal(anyhow::anyhow!("plotting: {e}")))??;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "image/svg+xml"),
-            (header::CACHE_CONTROL, "no-cache"),
-        ],
-        svg,
-    )
-        .into_response())
+    let title = format!("{} with 95% intervals", key.label());
+    Ok(plot::forest(&title, &entries, key.range())?)
 }
