@@ -22,12 +22,16 @@ use crate::state::AppState;
 /// What a board is built for: which board, its canonical sort key, all entries or not.
 type Key = (BoardKind, String, bool);
 
+/// What was rendered from a board (its key and what it is: "page", "json", "plot"), with
+/// the generation of the board it was rendered from.
+type Rendered = HashMap<(Key, &'static str), (i64, Arc<String>)>;
+
 /// The boards built so far, each with the generation it was built at, and what was
 /// rendered from them (the page's table, the JSON), under the same generation.
 #[derive(Debug, Default)]
 pub struct BoardCache {
     boards: Mutex<HashMap<Key, (i64, Arc<Board>)>>,
-    rendered: Mutex<HashMap<(Key, &'static str), (i64, Arc<String>)>>,
+    rendered: Mutex<Rendered>,
     building: tokio::sync::Mutex<()>,
 }
 
