@@ -1,5 +1,6 @@
 // TriageBoard's only script: live status on a submission page, drag and drop and upload
-// progress on the upload page. Every page works without it.
+// progress on the upload page, a confirmation before revoking a token. Every page works
+// without it.
 "use strict";
 
 (function liveStatus() {
@@ -20,6 +21,16 @@
     setTimeout(poll, 1500);
   };
   setTimeout(poll, 1000);
+})();
+
+(function confirmations() {
+  // Forms that undo something ask first (revoking a token). Without the script they post
+  // at once, as every form does.
+  document.querySelectorAll("form[data-confirm]").forEach((form) => {
+    form.addEventListener("submit", (event) => {
+      if (!window.confirm(form.dataset.confirm)) event.preventDefault();
+    });
+  });
 })();
 
 (function upload() {

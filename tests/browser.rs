@@ -160,6 +160,36 @@ async fn a_participant_signs_up_uploads_in_the_browser_and_finds_the_entry_on_th
             .await?;
         assert!(board.contains("Chromium upload"), "{board}");
         assert!(board.contains("browser-user"), "{board}");
+
+        // Revoking a token asks first: dismissed, the token stays; accepted, it goes.
+        browser.goto(&app.url("/settings")).await?;
+        browser
+            .find(Locator::Id("token-name"))
+            .await?
+            .send_keys("ci")
+            .await?;
+        browser
+            .find(Locator::Css("form[action='/settings/tokens'] button"))
+            .await?
+            .click()
+            .await?;
+        let revoke = "form[data-confirm] button";
+        browser.wait().for_element(Locator::Css(revoke)).await?;
+        browser.find(Locator::Css(revoke)).await?.click().await?;
+        let question = browser.get_alert_text().await?;
+        assert!(question.contains("Revoke this token"), "{question}");
+        browser.dismiss_alert().await?;
+        assert!(
+            browser.find(Locator::Css(revoke)).await.is_ok(),
+            "dismissed: the token is still live"
+        );
+        browser.find(Locator::Css(revoke)).await?.click().await?;
+        browser.accept_alert().await?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while browser.find(Locator::Css(revoke)).await.is_ok() {
+            assert!(Instant::now() < deadline, "the token was not revoked");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
         Ok::<(), fantoccini::error::CmdError>(())
     }
     .await;

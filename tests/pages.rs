@@ -55,6 +55,27 @@ async fn the_sample_submission_lists_every_study_and_is_scored_as_it_is() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_the_daily_limit_the_upload_form_is_disabled_and_says_so() {
+    let app = helpers::spawn_app_with(Backend::Sqlite, |c| {
+        c.signup = Some(SignupMode::Open);
+        c.daily_quota = 1;
+    })
+    .await;
+    let mut browser = Browser::new(&app);
+    browser.sign_up("lim").await;
+    let (_, page) = browser.get("/submit").await;
+    assert!(!page.contains("<fieldset disabled>"), "{page}");
+    let csrf = browser.csrf();
+    let response = browser
+        .upload(&predictions_csv(0.6), "only one", &csrf)
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let (_, page) = browser.get("/submit").await;
+    assert!(page.contains("<fieldset disabled>"), "{page}");
+    assert!(page.contains("Daily limit reached"), "{page}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_board_says_when_the_baselines_are_being_computed() {
     let app = spawn_app(Backend::Sqlite).await;
     let page = |app: &TestApp| {

@@ -26,6 +26,8 @@ struct SubmitPage {
     error: Option<String>,
     details: Vec<String>,
     quota_line: String,
+    /// Today's limit is used up: the form is shown disabled, with when the next is allowed.
+    at_limit: bool,
     images_line: String,
     images_href: Option<String>,
 }
@@ -81,6 +83,7 @@ async fn submit_page(
             _ => Vec::new(),
         },
         quota_line: quota_line(&quota),
+        at_limit: quota.remaining() == Some(0),
         images_line,
         images_href,
     })
