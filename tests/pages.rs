@@ -445,8 +445,11 @@ async fn a_token_made_on_the_settings_page_is_shown_once_and_can_be_revoked(back
     let response = browser
         .post_form("/settings/tokens", &[("csrf", &csrf), ("name", "CI")])
         .await;
-    assert_eq!(response.status(), 200);
-    let page = response.text().await.unwrap();
+    // Post, redirect, get: a reload of the page that shows the token creates no other.
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(response.headers()[LOCATION], "/settings");
+    let (status, page) = browser.get("/settings").await;
+    assert_eq!(status, 200);
     let start = page.find("tb_").unwrap();
     let token: String = page[start..]
         .chars()

@@ -300,12 +300,25 @@ async fn settings_page(
     })
 }
 
+/// The cookie that carries a token just created from its POST to the settings page that
+/// shows it once (post, redirect, get: a reload does not create another token).
+const NEW_TOKEN_COOKIE: &str = "tb_new_token";
+
 pub(super) async fn settings(
     State(state): State<AppState>,
     PageUser(user): PageUser,
     CsrfToken(csrf): CsrfToken,
-) -> Result<Html<String>, AppError> {
-    settings_page(&state, Nav::new(Some(&user), &csrf), user.id, None).await
+    Extension(client): Extension<Client>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let fresh = session::cookie(&headers, NEW_TOKEN_COOKIE).filter(|t| t.starts_with("tb_"));
+    let page = settings_page(&state, Nav::new(Some(&user), &csrf), user.id, fresh.clone()).await?;
+    if fresh.is_none() {
+        return Ok(page.into_response());
+    }
+    // Shown once: the cookie goes with this page.
+    let clear = session::set_cookie(NEW_TOKEN_COOKIE, "", 0, "Strict", client.https);
+    Ok(([(header::SET_COOKIE, clear)], page).into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -318,8 +331,9 @@ pub(super) async fn create_token(
     State(state): State<AppState>,
     PageUser(user): PageUser,
     csrf: CsrfToken,
+    Extension(client): Extension<Client>,
     Form(form): Form<NewToken>,
-) -> Result<Html<String>, PageError> {
+) -> Result<Response, PageError> {
     let nav = Nav::new(Some(&user), &csrf.0);
     let wrap = |e: AppError| PageError::new(e, nav.clone());
     csrf.verify(form.csrf.as_deref()).map_err(wrap)?;
@@ -337,9 +351,10 @@ pub(super) async fn create_token(
     )
     .await
     .map_err(|e| wrap(e.into()))?;
-    settings_page(&state, nav.clone(), user.id, Some(token))
-        .await
-        .map_err(wrap)
+    // The token rides to the settings page in a short-lived cookie, HttpOnly and
+    // SameSite=Strict, which that page clears as it shows the token.
+    let carry = session::set_cookie(NEW_TOKEN_COOKIE, &token, 120, "Strict", client.https);
+    Ok(([(header::SET_COOKIE, carry)], Redirect::to("/settings")).into_response())
 }
 
 pub(super) async fn revoke_token(
