@@ -380,7 +380,12 @@ async fn insert(
 pub async fn validate(state: &AppState, received: Received) -> Result<(), AppError> {
     let testset = state.testset.clone();
     let checked = tokio::task::spawn_blocking(move || {
-        let result = scorer::validate(&testset.annotations, received.file.path(), &());
+        let result = scorer::validate_named(
+            &testset.annotations,
+            received.file.path(),
+            &received.file_name,
+            &(),
+        );
         drop(received);
         result
     })

@@ -28,7 +28,45 @@ on_both_databases!(
     finals_are_limited_per_30_days_and_say_when_the_next_frees_up,
     participants_read_three_decimals_and_organizers_full_precision,
     a_double_click_or_the_same_file_again_is_refused_and_costs_nothing,
+    messages_name_the_file_as_uploaded_and_a_broken_zip_is_called_one,
 );
+
+async fn messages_name_the_file_as_uploaded_and_a_broken_zip_is_called_one(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = app.participant("jo").await;
+    let details = |response: reqwest::Response| async move {
+        assert_eq!(response.status(), 422);
+        response.json::<Value>().await.unwrap()["details"].to_string()
+    };
+    let table = app
+        .post_form(
+            "/api/v1/validate",
+            &token,
+            "my_run.csv",
+            invalid_csv().into_bytes(),
+            &[],
+        )
+        .await;
+    let table = details(table).await;
+    assert!(table.contains("my_run.csv"), "{table}");
+    assert!(!table.contains("predictions.csv line"), "{table}");
+    // Not a zip inside, whatever its name: called a broken zip, not a table that is not text.
+    let broken = app
+        .post_form(
+            "/api/v1/validate",
+            &token,
+            "masks.zip",
+            vec![0xff, 0xfe, 0x00, 0x17, 0x80],
+            &[],
+        )
+        .await;
+    let broken = details(broken).await;
+    assert!(
+        broken.contains("masks.zip is not a zip archive"),
+        "{broken}"
+    );
+    assert!(!broken.contains("UTF-8"), "{broken}");
+}
 
 async fn a_double_click_or_the_same_file_again_is_refused_and_costs_nothing(backend: Backend) {
     let app = spawn_app(backend).await;

@@ -159,9 +159,12 @@ async fn score_submission(
     };
     let path = state.config.data_dir().join(&submission.stored_path);
     let testset = state.testset.clone();
+    // The messages name the file as its author did.
+    let name = submission.file_name.clone();
     let started = Instant::now();
-    let mut scoring =
-        tokio::task::spawn_blocking(move || scorer::score(&testset.annotations, &path, &()));
+    let mut scoring = tokio::task::spawn_blocking(move || {
+        scorer::score_named(&testset.annotations, &path, &name, &())
+    });
 
     // Renew the lease while the blocking task runs, so that a long scoring is not taken
     // over; a worker that lost its lease goes on (recording is idempotent) but says so.

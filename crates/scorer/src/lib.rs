@@ -98,13 +98,26 @@ pub trait Progress: Sync {
 
 impl Progress for () {}
 
-/// Validates and scores a submission file against the annotations.
+/// Validates and scores a submission file against the annotations; a table is named
+/// `predictions.csv` in the messages.
 pub fn score(
     annotations: &Annotations,
     submission: &Path,
     progress: &dyn Progress,
 ) -> Result<Evaluation, ScoreError> {
-    let checked = check(annotations, submission, Mode::Score, progress)?;
+    score_named(annotations, submission, DEFAULT_TABLE_NAME, progress)
+}
+
+/// [`score`] for a file its author called `name`: the messages name it, and a name ending
+/// in `.zip` must be a zip archive (rather than a file read as a table whose bytes make no
+/// sense as text).
+pub fn score_named(
+    annotations: &Annotations,
+    submission: &Path,
+    name: &str,
+    progress: &dyn Progress,
+) -> Result<Evaluation, ScoreError> {
+    let checked = check(annotations, submission, name, Mode::Score, progress)?;
     let true_severity: Vec<f64> = match &checked.counts {
         Some(counts) => counts
             .iter()
@@ -185,8 +198,21 @@ pub fn validate(
     submission: &Path,
     progress: &dyn Progress,
 ) -> Result<(), ScoreError> {
-    check(annotations, submission, Mode::Validate, progress).map(|_| ())
+    validate_named(annotations, submission, DEFAULT_TABLE_NAME, progress)
 }
+
+/// [`validate`] for a file its author called `name` (see [`score_named`]).
+pub fn validate_named(
+    annotations: &Annotations,
+    submission: &Path,
+    name: &str,
+    progress: &dyn Progress,
+) -> Result<(), ScoreError> {
+    check(annotations, submission, name, Mode::Validate, progress).map(|_| ())
+}
+
+/// How messages name a table whose file name is not known.
+const DEFAULT_TABLE_NAME: &str = "predictions.csv";
 
 /// Validation found nothing to score; cannot happen after a successful check, which
 /// requires a table column or masks, but is an error rather than a panic. The message
@@ -213,6 +239,7 @@ struct Checked {
 fn check(
     annotations: &Annotations,
     submission: &Path,
+    name: &str,
     mode: Mode,
     progress: &dyn Progress,
 ) -> Result<Checked, ScoreError> {
@@ -237,10 +264,16 @@ fn check(
                 counts: None,
             }
         }
+        _ if name.to_ascii_lowercase().ends_with(".zip") => {
+            problems.push(format!("{name} is not a zip archive (it does not start as one: damaged, cut off, or renamed); make it again with zip or 7-Zip, or submit a predictions.csv"));
+            Checked {
+                table: None,
+                counts: None,
+            }
+        }
         _ => {
             let bytes = read_capped(File::open(submission).map_err(io_error)?, MAX_TABLE_BYTES)
                 .map_err(io_error)?;
-            let name = "predictions.csv";
             match bytes {
                 Some(bytes) => Checked {
                     table: parse_table(name, &bytes, studies, &mut problems),
