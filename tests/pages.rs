@@ -314,7 +314,7 @@ async fn an_invalid_form_upload_shows_every_problem_on_its_page(backend: Backend
         .unwrap();
     app.wait_done(&app.organizer_token, id).await;
     let (_, page) = browser.get(&location).await;
-    assert!(page.contains("the submission is invalid"));
+    assert!(page.contains("The submission is invalid"));
     assert!(page.contains("not_a_study"));
 }
 

@@ -175,12 +175,22 @@ impl IntoResponse for PageError {
                 vec!["The error was logged for the organizers.".to_owned()],
             );
         }
-        let heading = self.error.to_string();
+        let heading = sentence(&self.error.to_string());
         let lines = match &self.error {
             AppError::Invalid(lines) | AppError::BadRequest { details: lines, .. } => lines.clone(),
             _ => Vec::new(),
         };
         message(status, self.nav, &heading, lines)
+    }
+}
+
+/// A message as a page shows it, as a sentence: its first letter upper case. The API keeps
+/// its messages as they are (scripts may match them).
+pub fn sentence(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
     }
 }
 

@@ -67,7 +67,7 @@ async fn submit_page(
     };
     render(&SubmitPage {
         nav: Nav::new(Some(user), csrf),
-        error: error.map(ToString::to_string),
+        error: error.map(|e| super::sentence(&e.to_string())),
         details: match error {
             Some(AppError::Invalid(lines) | AppError::BadRequest { details: lines, .. }) => {
                 lines.clone()
@@ -248,7 +248,10 @@ pub(super) async fn show(
         can_mark_final: own && view.status == "scored" && !view.is_final,
         can_withdraw: own && view.is_final && !view.withdrawn,
         finals_line: finals_line(&quota),
-        s: view,
+        s: SubmissionView {
+            error: view.error.as_deref().map(super::sentence),
+            ..view
+        },
     };
     render(&page).map_err(wrap)
 }
