@@ -14,11 +14,9 @@
 //! stay in the database, which only organizers reach.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::Path;
 
 use anyhow::Context;
-use sha2::{Digest, Sha256};
 use sqlx::{Any, Executor};
 
 use crate::db::{Db, jobs};
@@ -95,27 +93,10 @@ fn collect(root: &Path, dir: &Path, files: &mut BTreeMap<String, String>) -> any
         } else if kind.is_file() {
             let relative = path.strip_prefix(root).unwrap_or(&path);
             let key = relative.to_string_lossy().replace('\\', "/");
-            files.insert(key, sha256_file(&path)?);
+            files.insert(key, scorer::manifest::sha256_file(&path)?);
         }
     }
     Ok(())
-}
-
-fn sha256_file(path: &Path) -> anyhow::Result<String> {
-    let mut file =
-        std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
-    let mut hasher = Sha256::new();
-    let mut buffer = vec![0u8; 256 * 1024];
-    loop {
-        let n = file
-            .read(&mut buffer)
-            .with_context(|| format!("reading {}", path.display()))?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buffer[..n]);
-    }
-    Ok(crate::accounts::hex(&hasher.finalize()))
 }
 
 /// The version the database is on, if one was ever recorded.

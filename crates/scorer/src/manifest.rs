@@ -531,8 +531,9 @@ fn labels_digest(key: &ManifestKey, path: &Path) -> Result<String, ManifestError
     Ok(hex(&mac.finalize().into_bytes()))
 }
 
-/// The file's plain sha256, for public images and inside the keyed lesion digest.
-fn sha256_file(path: &Path) -> Result<String, ManifestError> {
+/// The file's plain sha256, read in chunks: for public images, inside the keyed lesion
+/// digest, and for the service's record of its test-set version.
+pub fn sha256_file(path: &Path) -> Result<String, ManifestError> {
     let mut hasher = Sha256::new();
     read_chunks(path, |chunk| hasher.update(chunk))?;
     Ok(hex(&hasher.finalize()))
