@@ -121,6 +121,33 @@ pub async fn set_password(db: &Db, name: &str, password: &str) -> anyhow::Result
     Ok(())
 }
 
+/// Changes the password of `name` when `current` is its password (one argon2
+/// verification, as at log-in); false, and nothing changed, when it is not.
+pub async fn change_password(
+    db: &Db,
+    name: &str,
+    current: &str,
+    new: &str,
+) -> anyhow::Result<bool> {
+    let hash = users::find_login(db.pool(), name)
+        .await?
+        .and_then(|record| record.password_hash);
+    let (current, new) = (current.to_owned(), new.to_owned());
+    let dummy = dummy_hash()?;
+    let new_hash = tokio::task::spawn_blocking(move || {
+        let right = verify_password(&current, hash.as_deref().unwrap_or(dummy));
+        (right && hash.is_some())
+            .then(|| hash_password(&new))
+            .transpose()
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("verifying a password: {e}"))??;
+    let Some(new_hash) = new_hash else {
+        return Ok(false);
+    };
+    Ok(users::set_password_hash(db.pool(), name, &new_hash).await?)
+}
+
 /// The hash that log-in verifies against when the name is unknown or has no password, so
 /// that every log-in costs one argon2 verification and its time tells nothing about the
 /// name. It is the hash of a random password nobody knows, made once with the same

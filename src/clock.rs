@@ -32,6 +32,20 @@ pub fn rfc3339(ms: i64) -> String {
     format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}Z")
 }
 
+/// `2 Dec 2026, 12:53 UTC` for a time in Unix milliseconds: how pages show times (the API
+/// keeps [`rfc3339`]).
+pub fn human(ms: i64) -> String {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let days = utc_day(ms);
+    let in_day = ms - days * DAY_MS;
+    let (year, month, day) = civil_from_days(days);
+    let name = MONTHS[usize::try_from(month - 1).unwrap_or(0).min(11)];
+    let (h, m) = (in_day / 3_600_000, in_day / 60_000 % 60);
+    format!("{day} {name} {year}, {h:02}:{m:02} UTC")
+}
+
 /// Howard Hinnant's `civil_from_days`: the proleptic Gregorian date of a day number.
 fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
@@ -48,7 +62,7 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
 
 #[cfg(test)]
 mod tests {
-    use super::{next_utc_midnight, rfc3339, utc_day};
+    use super::{human, next_utc_midnight, rfc3339, utc_day};
 
     #[test]
     fn the_utc_day_changes_at_midnight() {
@@ -63,5 +77,13 @@ mod tests {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339(951_782_400_000), "2000-02-29T00:00:00Z");
         assert_eq!(rfc3339(1_795_741_323_456), "2026-11-27T01:02:03Z");
+    }
+
+    #[test]
+    fn pages_show_times_as_day_month_year_and_minutes() {
+        assert_eq!(human(0), "1 Jan 1970, 00:00 UTC");
+        assert_eq!(human(951_782_400_000), "29 Feb 2000, 00:00 UTC");
+        assert_eq!(human(1_795_741_323_456), "27 Nov 2026, 01:02 UTC");
+        assert_eq!(human(1_796_226_780_000), "2 Dec 2026, 15:53 UTC");
     }
 }

@@ -9,8 +9,9 @@ use utoipa::ToSchema;
 
 use crate::clock;
 
-/// The JSON body of every error answer.
-#[derive(Debug, Serialize, ToSchema)]
+/// The JSON body of every error answer. The response also carries it as an extension, so
+/// that page routes can show the same message as a page ([`crate::web::pages::html_errors`]).
+#[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct ErrorBody {
     /// What went wrong, in one sentence.
     pub error: String,
@@ -259,7 +260,9 @@ impl IntoResponse for AppError {
             AppError::Internal(_) => "internal error".to_owned(),
             other => other.to_string(),
         };
-        let mut response = (status, Json(ErrorBody { error, details })).into_response();
+        let body = ErrorBody { error, details };
+        let mut response = (status, Json(body.clone())).into_response();
+        response.extensions_mut().insert(body);
         let headers = response.headers_mut();
         if let Some(seconds) = retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));

@@ -1,8 +1,8 @@
 //! The two boards of EVALUATION.md section 5.1: the main board ranks final entries by
 //! their private-split scores and marks the entries statistically tied with the leader
 //! (paired DeLong for AUCs, paired bootstrap for Spearman and Dice); the live board ranks
-//! every scored entry by its public-split scores, without tie marks. Either keeps the best
-//! entry per participant and method, or all.
+//! every scored entry by its public-split scores, without tie marks. Either keeps each
+//! participant's best entry (each reference baseline apart), or all.
 //!
 //! Ranks and ties are computed from full-precision values; what leaves this module is at
 //! display precision ([`crate::disclosure`]). The paired tests read the per-study outcomes,
@@ -87,7 +87,8 @@ pub struct Board {
     pub sort: String,
     /// Every metric key, in column order.
     pub metrics: Vec<String>,
-    /// Whether every entry is listed, not only the best per participant and method.
+    /// Whether every entry is listed, not only each participant's best (and every
+    /// baseline).
     pub all: bool,
     /// The rows, best first.
     pub rows: Vec<Row>,
@@ -171,7 +172,7 @@ pub async fn build(
     let mut entries = if all {
         entries
     } else {
-        best_per_method(entries, &sort)
+        best_per_participant(entries, &sort)
     };
     entries.sort_by(|(a, sa), (b, sb)| {
         let (va, vb) = (value(sa, &sort), value(sb, &sort));
@@ -214,14 +215,15 @@ fn value(scores: &Scores, key: &MetricKey) -> Option<f64> {
     scores.metric(key).and_then(|m| m.value)
 }
 
-/// Keeps, for each participant and method, the entry best on `sort` (earliest on a tie).
-fn best_per_method(
+/// Keeps each participant's entry best on `sort` (earliest on a tie), as EvalAI and Kaggle
+/// do; reference baselines, all an organizer's, keep one row per method.
+fn best_per_participant(
     entries: Vec<(Submission, Scores)>,
     sort: &MetricKey,
 ) -> Vec<(Submission, Scores)> {
-    let mut best: HashMap<(i64, String), (Submission, Scores)> = HashMap::new();
+    let mut best: HashMap<(i64, Option<String>), (Submission, Scores)> = HashMap::new();
     for (s, scores) in entries {
-        let key = (s.user_id, s.method.clone());
+        let key = (s.user_id, (s.baseline != 0).then(|| s.method.clone()));
         let better = match best.get(&key) {
             None => true,
             Some((kept, kept_scores)) => {

@@ -496,12 +496,20 @@ async fn unknown_ids_and_paths_get_404(backend: Backend) {
         "/api/v1/submissions/999999",
         "/api/v1/submissions/abc",
         "/api/v1/nothing",
-        "/nothing",
     ] {
         let (status, body) = app.get_json(path, Some(&token)).await;
         assert_eq!(status, 404, "{path}");
         assert!(body["error"].is_string(), "{path}");
     }
+    // Outside the API, an unknown path is a page (tests/public_pages.rs).
+    let response = app.client.get(app.url("/nothing")).send().await.unwrap();
+    assert_eq!(response.status(), 404);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
 }
 
 async fn malformed_forms_get_400(backend: Backend) {

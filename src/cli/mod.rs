@@ -1,5 +1,6 @@
 //! The command line: one binary, one clap subcommand per role.
 
+mod api_client;
 mod backup;
 mod dataset;
 mod progress;

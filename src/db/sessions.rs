@@ -71,3 +71,21 @@ pub async fn delete_session<'e, E: Executor<'e, Database = Any>>(
     .await?;
     Ok(())
 }
+
+/// Ends every session of a user but the one whose hash is `keep` (after a password
+/// change: whoever knew the old password is logged out everywhere else).
+pub async fn delete_other_sessions<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    user_id: i64,
+    keep: &str,
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "delete from sessions
+         where user_id = $1 and id_hash <> $2",
+    )
+    .bind(user_id)
+    .bind(keep)
+    .execute(executor)
+    .await?;
+    Ok(done.rows_affected())
+}

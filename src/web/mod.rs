@@ -50,6 +50,11 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", api::router(&state))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        // Inside the CSRF middleware, whose token the error pages' forms carry.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            pages::html_errors,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             session::csrf_cookie,

@@ -148,14 +148,16 @@ impl FromRequestParts<AppState> for MaybeUser {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let Some(id) = session_id(&parts.headers) else {
-            return Ok(MaybeUser(None));
-        };
-        let user =
-            sessions::find_user_by_session(state.db.pool(), &token_hash(&id), clock::now_ms())
-                .await?;
-        Ok(MaybeUser(user))
+        Ok(MaybeUser(signed_in(state, &parts.headers).await?))
     }
+}
+
+/// The user whose session cookie `headers` carry, if any.
+pub async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<Option<User>, AppError> {
+    let Some(id) = session_id(headers) else {
+        return Ok(None);
+    };
+    Ok(sessions::find_user_by_session(state.db.pool(), &token_hash(&id), clock::now_ms()).await?)
 }
 
 /// A signed-in user; anonymous visitors are sent to the log-in page.
@@ -193,6 +195,11 @@ impl FromRequestParts<AppState> for PageUser {
             Err(err) => Err(PageAuthRejection::Error(err)),
         }
     }
+}
+
+/// The stored hash of the request's session, if it carries a session cookie.
+pub fn session_hash(headers: &HeaderMap) -> Option<String> {
+    session_id(headers).map(|id| token_hash(&id))
 }
 
 /// Starts a session for a user; returns the cookie to set.

@@ -11,6 +11,8 @@
     reason = "each test binary uses a different part of the helpers"
 )]
 
+pub mod browser;
+
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -393,6 +395,18 @@ impl TestApp {
         let response = request.send().await.expect("a response");
         let status = response.status();
         (status, response.json().await.expect("a JSON body"))
+    }
+
+    /// GET without a token, as text with its status (a page as a visitor reads it).
+    pub async fn get_text(&self, path: &str) -> (reqwest::StatusCode, String) {
+        let response = self
+            .client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("a response");
+        let status = response.status();
+        (status, response.text().await.expect("a body"))
     }
 
     /// POST without a body, as JSON with its status.

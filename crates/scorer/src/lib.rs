@@ -1,4 +1,4 @@
-//! The evaluation protocol of `shared/spec/EVALUATION.md`: loading the hidden annotations,
+//! The evaluation protocol of `docs/EVALUATION.md`: loading the hidden annotations,
 //! validating a submission (a predictions table or a zip of lesion masks) with every
 //! problem listed, and computing the published metrics.
 //!

@@ -20,7 +20,7 @@ pub struct BoardQuery {
     board: Option<String>,
     /// Metric to sort by (default `auc_vs_all`); higher is better for every metric.
     sort: Option<String>,
-    /// `true` lists every entry, not only each participant's best per method.
+    /// `true` lists every entry, not only each participant's best (baselines each have their row).
     all: Option<bool>,
     /// `json` (default) or `csv`.
     format: Option<String>,
@@ -33,7 +33,7 @@ pub struct BoardQuery {
     params(
         ("board" = Option<String>, Query, description = "final (default): final entries ranked on the private split, with tie marks; live: every scored entry on the public split"),
         ("sort" = Option<String>, Query, description = "metric to sort by (default auc_vs_all); higher is better for every metric"),
-        ("all" = Option<bool>, Query, description = "true lists every entry, not only each participant's best per method"),
+        ("all" = Option<bool>, Query, description = "true lists every entry, not only each participant's best (baselines each have their row)"),
         ("format" = Option<String>, Query, description = "json (default) or csv"),
     ),
     responses(

@@ -4,13 +4,13 @@
 use std::sync::Arc;
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
 use serde::Deserialize;
 
-use super::{CsrfForm, Nav, PageError, message, render};
+use super::{CsrfForm, Nav, PagePath, message, render};
 use crate::accounts::{LoginOutcome, check_login, hash_password, new_token, token_hash};
 use crate::clock;
 use crate::config::SignupMode;
@@ -115,7 +115,14 @@ fn credentials_problem(name: &str, password: &str) -> Option<&'static str> {
         // The service enters its own accounts under these names; a participant who took
         // one first would own the reference baselines.
         Some("That user name is reserved for the service; choose another.")
-    } else if password.chars().count() < 8 {
+    } else {
+        password_problem(password)
+    }
+}
+
+/// What is wrong with a new password, if anything.
+fn password_problem(password: &str) -> Option<&'static str> {
+    if password.chars().count() < 8 {
         Some("A password has at least 8 characters.")
     } else if password.len() > 1024 {
         Some("A password has at most 1024 bytes.")
@@ -130,10 +137,9 @@ pub(super) async fn signup(
     csrf: CsrfToken,
     client: Client,
     Form(form): Form<Credentials>,
-) -> Result<Response, PageError> {
+) -> Result<Response, AppError> {
     let nav = Nav::new(None, &csrf.0);
-    let wrap = |e: AppError| PageError::new(e, nav.clone());
-    csrf.verify(form.csrf.as_deref()).map_err(wrap)?;
+    csrf.verify(form.csrf.as_deref())?;
     let mode = state.config.signup_mode();
     let name = form.name.trim();
     if mode == SignupMode::Closed {
@@ -154,8 +160,8 @@ pub(super) async fn signup(
     let password = form.password.clone();
     let hash = tokio::task::spawn_blocking(move || hash_password(&password))
         .await
-        .map_err(|e| wrap(AppError::Internal(anyhow::anyhow!("hashing: {e}"))))?
-        .map_err(|e| wrap(AppError::Internal(e)))?;
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("hashing: {e}")))?
+        .map_err(AppError::Internal)?;
     let status = match mode {
         SignupMode::Open => AccountStatus::Active,
         SignupMode::Approval | SignupMode::Closed => AccountStatus::Pending,
@@ -180,7 +186,7 @@ pub(super) async fn signup(
             );
             return Ok(refused(StatusCode::CONFLICT, &page));
         }
-        Err(err) => return Err(wrap(err.into())),
+        Err(err) => return Err(err.into()),
     };
     if status == AccountStatus::Pending {
         tracing::info!(user = name, "an account waits for approval");
@@ -194,9 +200,7 @@ pub(super) async fn signup(
             ],
         ));
     }
-    let cookie = session::start_session(&state, user_id, client.https)
-        .await
-        .map_err(wrap)?;
+    let cookie = session::start_session(&state, user_id, client.https).await?;
     Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/submit")).into_response())
 }
 
@@ -206,23 +210,19 @@ pub(super) async fn login(
     csrf: CsrfToken,
     client: Client,
     Form(form): Form<Credentials>,
-) -> Result<Response, PageError> {
-    let nav = Nav::new(None, &csrf.0);
-    let wrap = |e: AppError| PageError::new(e, nav.clone());
-    csrf.verify(form.csrf.as_deref()).map_err(wrap)?;
+) -> Result<Response, AppError> {
+    csrf.verify(form.csrf.as_deref())?;
     let name = form.name.trim();
     if let Err(limited) = limiter.check(name) {
         return Ok(limited.into_response());
     }
     let outcome = check_login(&state.db, name, &form.password)
         .await
-        .map_err(|e| wrap(AppError::Internal(e)))?;
+        .map_err(AppError::Internal)?;
     // The account's status is told only to whoever gave its password.
     let (status, error) = match outcome {
         LoginOutcome::Active(user_id) => {
-            let cookie = session::start_session(&state, user_id, client.https)
-                .await
-                .map_err(wrap)?;
+            let cookie = session::start_session(&state, user_id, client.https).await?;
             return Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response());
         }
         LoginOutcome::Pending => (
@@ -247,13 +247,9 @@ pub(super) async fn logout(
     client: Client,
     headers: HeaderMap,
     Form(form): Form<CsrfForm>,
-) -> Result<Response, PageError> {
-    let nav = Nav::new(None, &csrf.0);
-    csrf.verify(form.csrf.as_deref())
-        .map_err(|e| PageError::new(e, nav.clone()))?;
-    let cookie = session::end_session(&state, &headers, client.https)
-        .await
-        .map_err(|e| PageError::new(e, nav))?;
+) -> Result<Response, AppError> {
+    csrf.verify(form.csrf.as_deref())?;
+    let cookie = session::end_session(&state, &headers, client.https).await?;
     Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response())
 }
 
@@ -271,6 +267,14 @@ struct SettingsPage {
     nav: Nav,
     new_token: Option<String>,
     tokens: Vec<TokenRow>,
+    /// What the password form says: that the password changed, or what to fix.
+    password: Option<PasswordNote>,
+}
+
+/// The line above the password form after a try.
+enum PasswordNote {
+    Changed,
+    Problem(String),
 }
 
 async fn settings_page(
@@ -278,6 +282,7 @@ async fn settings_page(
     nav: Nav,
     user_id: i64,
     new_token: Option<String>,
+    password: Option<PasswordNote>,
 ) -> Result<Html<String>, AppError> {
     let tokens = tokens::list_tokens(state.db.pool(), user_id)
         .await?
@@ -285,10 +290,10 @@ async fn settings_page(
         .map(|t| TokenRow {
             id: t.id,
             name: t.name,
-            created_at: clock::rfc3339(t.created_at),
+            created_at: clock::human(t.created_at),
             state: t.revoked_at.map_or_else(
                 || "active".to_owned(),
-                |at| format!("revoked {}", clock::rfc3339(at)),
+                |at| format!("revoked {}", clock::human(at)),
             ),
             live: t.revoked_at.is_none(),
         })
@@ -297,6 +302,7 @@ async fn settings_page(
         nav,
         new_token,
         tokens,
+        password,
     })
 }
 
@@ -310,9 +316,12 @@ pub(super) async fn settings(
     CsrfToken(csrf): CsrfToken,
     Extension(client): Extension<Client>,
     headers: HeaderMap,
+    uri: axum::http::Uri,
 ) -> Result<Response, AppError> {
     let fresh = session::cookie(&headers, NEW_TOKEN_COOKIE).filter(|t| t.starts_with("tb_"));
-    let page = settings_page(&state, Nav::new(Some(&user), &csrf), user.id, fresh.clone()).await?;
+    let changed = (uri.query() == Some("password=changed")).then_some(PasswordNote::Changed);
+    let nav = Nav::new(Some(&user), &csrf);
+    let page = settings_page(&state, nav, user.id, fresh.clone(), changed).await?;
     if fresh.is_none() {
         return Ok(page.into_response());
     }
@@ -333,15 +342,13 @@ pub(super) async fn create_token(
     csrf: CsrfToken,
     Extension(client): Extension<Client>,
     Form(form): Form<NewToken>,
-) -> Result<Response, PageError> {
-    let nav = Nav::new(Some(&user), &csrf.0);
-    let wrap = |e: AppError| PageError::new(e, nav.clone());
-    csrf.verify(form.csrf.as_deref()).map_err(wrap)?;
+) -> Result<Response, AppError> {
+    csrf.verify(form.csrf.as_deref())?;
     let name: String = form.name.trim().chars().take(60).collect();
     if name.is_empty() {
-        return Err(wrap(AppError::bad_request("give the token a name")));
+        return Err(AppError::bad_request("give the token a name"));
     }
-    let token = new_token().map_err(|e| wrap(AppError::Internal(e)))?;
+    let token = new_token().map_err(AppError::Internal)?;
     tokens::insert_token(
         state.db.pool(),
         user.id,
@@ -349,8 +356,7 @@ pub(super) async fn create_token(
         &token_hash(&token),
         clock::now_ms(),
     )
-    .await
-    .map_err(|e| wrap(e.into()))?;
+    .await?;
     // The token rides to the settings page in a short-lived cookie, HttpOnly and
     // SameSite=Strict, which that page clears as it shows the token.
     let carry = session::set_cookie(NEW_TOKEN_COOKIE, &token, 120, "Strict", client.https);
@@ -361,20 +367,72 @@ pub(super) async fn revoke_token(
     State(state): State<AppState>,
     PageUser(user): PageUser,
     csrf: CsrfToken,
-    Path(id): Path<i64>,
+    PagePath(id): PagePath<i64>,
     Form(form): Form<CsrfForm>,
-) -> Result<Redirect, PageError> {
-    let nav = Nav::new(Some(&user), &csrf.0);
-    csrf.verify(form.csrf.as_deref())
-        .map_err(|e| PageError::new(e, nav.clone()))?;
-    if !tokens::revoke_token(state.db.pool(), user.id, id, clock::now_ms())
-        .await
-        .map_err(|e| PageError::new(e.into(), nav.clone()))?
-    {
-        return Err(PageError::new(
-            AppError::NotFound("no such token".to_owned()),
-            nav,
-        ));
+) -> Result<Redirect, AppError> {
+    csrf.verify(form.csrf.as_deref())?;
+    if !tokens::revoke_token(state.db.pool(), user.id, id, clock::now_ms()).await? {
+        return Err(AppError::NotFound("no such token".to_owned()));
     }
     Ok(Redirect::to("/settings"))
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct PasswordChange {
+    csrf: Option<String>,
+    current: String,
+    new: String,
+    repeat: String,
+}
+
+/// `POST /settings/password`: changes the password given the current one, logs the user's
+/// other sessions out and goes back to the settings page. Tries count against the same
+/// per-account limit as log-ins, so a stolen session cannot guess the password faster.
+pub(super) async fn change_password(
+    State(state): State<AppState>,
+    Extension(limiter): Extension<Arc<AccountLimiter>>,
+    PageUser(user): PageUser,
+    csrf: CsrfToken,
+    headers: HeaderMap,
+    Form(form): Form<PasswordChange>,
+) -> Result<Response, AppError> {
+    csrf.verify(form.csrf.as_deref())?;
+    let problem = if form.new != form.repeat {
+        Some("The two new passwords differ; type the same one twice.")
+    } else {
+        password_problem(&form.new)
+    };
+    // Only a try that checks the current password counts against the limit.
+    if problem.is_none()
+        && let Err(limited) = limiter.check(&user.name)
+    {
+        return Ok(limited.into_response());
+    }
+    let problem = match problem {
+        Some(problem) => Some((StatusCode::BAD_REQUEST, problem)),
+        None if !crate::accounts::change_password(
+            &state.db,
+            &user.name,
+            &form.current,
+            &form.new,
+        )
+        .await? =>
+        {
+            Some((
+                StatusCode::UNAUTHORIZED,
+                "The current password is wrong; nothing was changed.",
+            ))
+        }
+        None => None,
+    };
+    if let Some((status, problem)) = problem {
+        let note = PasswordNote::Problem(problem.to_owned());
+        let nav = Nav::new(Some(&user), &csrf.0);
+        let page = settings_page(&state, nav, user.id, None, Some(note)).await?;
+        return Ok((status, page).into_response());
+    }
+    if let Some(keep) = session::session_hash(&headers) {
+        crate::db::sessions::delete_other_sessions(state.db.pool(), user.id, &keep).await?;
+    }
+    Ok(Redirect::to("/settings?password=changed").into_response())
 }

@@ -3,11 +3,11 @@
 
 use askama::Template;
 use axum::Form;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::{Html, Redirect};
 
 use super::organizer::{organizer, organizer_form};
-use super::{CsrfForm, Nav, PageError, render};
+use super::{CsrfForm, Nav, PagePath, render};
 use crate::accounts::{self, Decision};
 use crate::clock;
 use crate::config::SignupMode;
@@ -27,7 +27,7 @@ impl From<Account> for AccountRow {
         Self {
             id: account.id,
             name: account.name,
-            created_at: clock::rfc3339(account.created_at),
+            created_at: clock::human(account.created_at),
         }
     }
 }
@@ -63,12 +63,11 @@ pub(super) async fn list(
     State(state): State<AppState>,
     PageUser(user): PageUser,
     CsrfToken(csrf): CsrfToken,
-) -> Result<Html<String>, PageError> {
+) -> Result<Html<String>, AppError> {
     let nav = Nav::new(Some(&user), &csrf);
-    let wrap = |e: AppError| PageError::new(e, nav.clone());
-    organizer(&user).map_err(wrap)?;
-    let pending = rows(&state, AccountStatus::Pending).await.map_err(wrap)?;
-    let refused = rows(&state, AccountStatus::Refused).await.map_err(wrap)?;
+    organizer(&user)?;
+    let pending = rows(&state, AccountStatus::Pending).await?;
+    let refused = rows(&state, AccountStatus::Refused).await?;
     let mode = state.config.signup_mode();
     render(&AccountsPage {
         nav: nav.clone(),
@@ -77,26 +76,22 @@ pub(super) async fn list(
         pending,
         refused,
     })
-    .map_err(wrap)
 }
 
 pub(super) async fn decide(
     State(state): State<AppState>,
     PageUser(user): PageUser,
     csrf: CsrfToken,
-    Path((id, action)): Path<(i64, String)>,
+    PagePath((id, action)): PagePath<(i64, String)>,
     Form(form): Form<CsrfForm>,
-) -> Result<Redirect, PageError> {
-    let nav = organizer_form(&user, &csrf, form.csrf.as_deref())?;
-    let wrap = |e: AppError| PageError::new(e, nav.clone());
+) -> Result<Redirect, AppError> {
+    organizer_form(&user, &csrf, form.csrf.as_deref())?;
     let decision = match action.as_str() {
         "approve" => Decision::Approve,
         "refuse" => Decision::Refuse,
-        _ => return Err(wrap(AppError::NotFound(format!("no action {action:?}")))),
+        _ => return Err(AppError::NotFound(format!("no action {action:?}"))),
     };
-    let account = accounts::decide(&state.db, id, decision)
-        .await
-        .map_err(|e| wrap(e.into()))?;
+    let account = accounts::decide(&state.db, id, decision).await?;
     tracing::info!(
         organizer = user.name,
         account = account.name,

@@ -18,7 +18,7 @@ use crate::leaderboard::{self, Board, BoardKind};
 use crate::state::AppState;
 use crate::web::session::{CsrfToken, MaybeUser};
 
-/// The paper's Table 2 (`shared/data/paper-table2.csv`): numbers published on the real
+/// The paper's Table 2 (`docs/paper-table2.csv`): numbers published on the real
 /// Mosmed test set, without intervals, shown apart as "reported in the paper, not
 /// reproduced here": `(method, [(metric key, value, interval)])`.
 const PAPER_ROWS: &[(&str, &[PaperValue])] = &[
@@ -115,6 +115,8 @@ struct Cell {
 struct Row {
     /// The rank, or a dash for an entry without a value for the sorted metric.
     rank: String,
+    /// The entry's page.
+    id: i64,
     method: String,
     participant: String,
     baseline: bool,
@@ -245,6 +247,7 @@ fn table_html(
                 .rank
                 .map(|r| r.to_string())
                 .unwrap_or_else(|| "–".to_owned()),
+            id: row.submission_id,
             method: row.method.clone(),
             participant: row.participant.clone(),
             baseline: row.baseline,
@@ -330,8 +333,13 @@ fn forest_svg(board: &Board, key: &MetricKey) -> Result<String, AppError> {
             let metric = row.scores.metric(key)?;
             Some(plot::Entry {
                 label: match row.rank {
-                    Some(rank) => format!("{rank}. {} ({})", row.method, row.participant),
-                    None => format!("{} ({})", row.method, row.participant),
+                    Some(rank) => format!("{rank}. {}", row.method),
+                    None => format!("– {}", row.method),
+                },
+                by: if row.baseline {
+                    format!("reference baseline, by {}", row.participant)
+                } else {
+                    format!("by {}", row.participant)
                 },
                 value: metric.value?,
                 ci: metric.ci,

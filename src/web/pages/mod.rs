@@ -7,6 +7,7 @@
 mod account;
 mod accounts_admin;
 mod board;
+mod entry;
 mod info;
 mod models;
 mod organizer;
@@ -15,7 +16,10 @@ mod submit;
 mod testset;
 
 use askama::Template;
-use axum::http::StatusCode;
+use axum::extract::{FromRequestParts, Path, Request, State};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
@@ -23,9 +27,10 @@ use axum::{Extension, Router};
 use scorer::{MetricKey, Scores};
 
 use crate::db::users::User;
-use crate::error::AppError;
+use crate::error::{AppError, ErrorBody};
 use crate::state::AppState;
 use crate::web::limits;
+use crate::web::session::{self, CsrfToken};
 
 /// The routes of the pages.
 pub fn router(state: &AppState) -> Router<AppState> {
@@ -41,6 +46,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/", get(board::show_final))
         .route("/live", get(board::show_live))
         .route("/plot/{file}", get(board::plot))
+        .route("/entries/{id}", get(entry::show))
         .route("/about", get(info::about))
         .route("/api", get(info::api))
         .route(
@@ -64,6 +70,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/logout", post(account::logout))
         .route("/settings", get(account::settings))
         .route("/settings/tokens", post(account::create_token))
+        .route("/settings/password", post(account::change_password))
         .route("/settings/tokens/{id}/revoke", post(account::revoke_token))
         .route("/submissions/{id}", get(submit::show))
         .route("/submissions/{id}/status.json", get(submit::status))
@@ -148,39 +155,86 @@ struct MessagePage {
     lines: Vec<String>,
 }
 
-/// An error shown as a page rather than JSON.
-#[derive(Debug)]
-pub struct PageError {
-    error: AppError,
-    nav: Nav,
-}
-
-impl PageError {
-    /// Wraps an error with the layout's data.
-    pub fn new(error: AppError, nav: Nav) -> Self {
-        Self { error, nav }
+/// Middleware: an error answered on a page route is shown as a page, with the layout and
+/// the visitor's navigation, whichever handler, extractor or fallback answered it. Its text
+/// is the one the API gives ([`ErrorBody`]); an error axum answers by itself (a form it
+/// cannot read) is shown with axum's text. `/api/`, `/healthz` and the pages' `.json`
+/// answers, which scripts read, keep their JSON.
+pub async fn html_errors(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    if path.starts_with("/api/") || path == "/healthz" || path.ends_with(".json") {
+        return next.run(request).await;
     }
+    let cookies = request.headers().clone();
+    let csrf = request
+        .extensions()
+        .get::<CsrfToken>()
+        .map(|token| token.0.clone())
+        .unwrap_or_default();
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_html = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    if !(status.is_client_error() || status.is_server_error()) || is_html {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let (heading, lines) = match parts.extensions.remove::<ErrorBody>() {
+        // The cause is in the log; the page says no more.
+        Some(_) if status == StatusCode::INTERNAL_SERVER_ERROR => (
+            "Something went wrong".to_owned(),
+            vec!["The error was logged for the organizers.".to_owned()],
+        ),
+        Some(ErrorBody { error, details }) => (sentence(&error), details),
+        None => {
+            let text = axum::body::to_bytes(body, 4096)
+                .await
+                .map(|bytes| String::from_utf8_lossy(&bytes).trim().to_owned())
+                .unwrap_or_default();
+            let heading = status.canonical_reason().unwrap_or("Error").to_owned();
+            (
+                heading,
+                (!text.is_empty())
+                    .then(|| sentence(&text))
+                    .into_iter()
+                    .collect(),
+            )
+        }
+    };
+    // A failed look-up shows the page as to a visitor: the error is already being shown.
+    let user = session::signed_in(&state, &cookies).await.ok().flatten();
+    let mut page = message(status, Nav::new(user.as_ref(), &csrf), &heading, lines);
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            page.headers_mut().append(name, value.clone());
+        }
+    }
+    page
 }
 
-impl IntoResponse for PageError {
-    fn into_response(self) -> Response {
-        let status = self.error.status();
-        if status == StatusCode::INTERNAL_SERVER_ERROR {
-            // Logs the cause; the page says nothing more.
-            let _ = self.error.into_response();
-            return message(
-                status,
-                self.nav,
-                "Something went wrong",
-                vec!["The error was logged for the organizers.".to_owned()],
-            );
+/// A path parameter of a page; one that does not parse (`/organizer/accounts/abc/approve`)
+/// is a page that does not exist, not a request to explain.
+#[derive(Debug)]
+pub struct PagePath<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for PagePath<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(value)) => Ok(PagePath(value)),
+            Err(_) => Err(AppError::NotFound(format!(
+                "there is no page {}",
+                parts.uri.path()
+            ))),
         }
-        let heading = sentence(&self.error.to_string());
-        let lines = match &self.error {
-            AppError::Invalid(lines) | AppError::BadRequest { details: lines, .. } => lines.clone(),
-            _ => Vec::new(),
-        };
-        message(status, self.nav, &heading, lines)
     }
 }
 
@@ -207,6 +261,21 @@ pub fn message(status: StatusCode, nav: Nav, heading: &str, lines: Vec<String>) 
     }
 }
 
+/// `1.2 MB` for a size in bytes (decimal units, as browsers show downloads).
+pub fn fmt_bytes(bytes: i64) -> String {
+    const UNITS: [&str; 4] = ["kB", "MB", "GB", "TB"];
+    if bytes < 1000 {
+        return format!("{bytes} bytes");
+    }
+    let mut value = bytes as f64 / 1000.0;
+    let mut unit = 0;
+    while value >= 999.95 && unit < UNITS.len() - 1 {
+        value /= 1000.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
 /// `0.951` for a metric, `—` when undefined.
 pub fn fmt_value(value: Option<f64>) -> String {
     value.map_or_else(|| "—".to_owned(), |v| format!("{v:.3}"))
@@ -227,7 +296,17 @@ pub fn metric_cells(scores: &Scores, key: &MetricKey) -> (String, String) {
 
 #[cfg(test)]
 mod tests {
-    use super::{fmt_ci, fmt_value};
+    use super::{fmt_bytes, fmt_ci, fmt_value};
+
+    #[test]
+    fn sizes_read_in_decimal_units() {
+        assert_eq!(fmt_bytes(0), "0 bytes");
+        assert_eq!(fmt_bytes(999), "999 bytes");
+        assert_eq!(fmt_bytes(1000), "1.0 kB");
+        assert_eq!(fmt_bytes(1_234_567), "1.2 MB");
+        assert_eq!(fmt_bytes(999_960), "1.0 MB");
+        assert_eq!(fmt_bytes(2_000_000_000_000_000), "2000.0 TB");
+    }
 
     #[test]
     fn undefined_metrics_show_a_dash_never_a_number() {

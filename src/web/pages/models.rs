@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::response::Html;
 use reference_model::zoo;
 
-use super::{Nav, PageError, render};
+use super::{Nav, render};
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::web::session::{CsrfToken, MaybeUser};
@@ -34,7 +34,7 @@ pub(super) async fn index(
     State(state): State<AppState>,
     MaybeUser(user): MaybeUser,
     CsrfToken(csrf): CsrfToken,
-) -> Result<Html<String>, PageError> {
+) -> Result<Html<String>, AppError> {
     let nav = Nav::new(user.as_ref(), &csrf);
     let models = zoo::NAMES
         .iter()
@@ -53,7 +53,6 @@ pub(super) async fn index(
         nav: nav.clone(),
         models,
     })
-    .map_err(|e| PageError::new(e, nav))
 }
 
 pub(super) async fn card(
@@ -61,20 +60,17 @@ pub(super) async fn card(
     MaybeUser(user): MaybeUser,
     CsrfToken(csrf): CsrfToken,
     Path(name): Path<String>,
-) -> Result<Html<String>, PageError> {
+) -> Result<Html<String>, AppError> {
     let nav = Nav::new(user.as_ref(), &csrf);
-    let wrap = |e: AppError| PageError::new(e, nav.clone());
     let config = zoo::config(&name)
-        .map_err(|_| wrap(AppError::NotFound(format!("no reference model {name:?}"))))?;
+        .map_err(|_| AppError::NotFound(format!("no reference model {name:?}")))?;
     let markdown = if name == "threshold" {
         THRESHOLD_CARD.to_owned()
     } else {
         tokio::fs::read_to_string(card_path(&state, &name))
             .await
             .map_err(|_| {
-                wrap(AppError::NotFound(format!(
-                    "the {name} model has no card: it is not trained"
-                )))
+                AppError::NotFound(format!("the {name} model has no card: it is not trained"))
             })?
     };
     let mut body = String::new();
@@ -87,7 +83,6 @@ pub(super) async fn card(
         title: config.title,
         body,
     })
-    .map_err(wrap)
 }
 
 /// The threshold baseline learns nothing, so its card is written by hand.

@@ -10,7 +10,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::submit::{ActivityRow, ListPage, ListRow};
-use super::{CsrfForm, Nav, PageError, render};
+use super::{CsrfForm, Nav, PagePath, render};
 use crate::db::users::User;
 use crate::db::{jobs, submissions};
 use crate::error::AppError;
@@ -35,11 +35,10 @@ pub(super) fn organizer_form(
     user: &User,
     csrf: &CsrfToken,
     sent: Option<&str>,
-) -> Result<Nav, PageError> {
+) -> Result<Nav, AppError> {
     let nav = Nav::new(Some(user), &csrf.0);
-    let wrap = |e: AppError| PageError::new(e, nav.clone());
-    organizer(user).map_err(wrap)?;
-    csrf.verify(sent).map_err(wrap)?;
+    organizer(user)?;
+    csrf.verify(sent)?;
     Ok(nav)
 }
 
@@ -47,20 +46,14 @@ pub(super) async fn list(
     State(state): State<AppState>,
     PageUser(user): PageUser,
     CsrfToken(csrf): CsrfToken,
-) -> Result<Html<String>, PageError> {
+) -> Result<Html<String>, AppError> {
     let nav = Nav::new(Some(&user), &csrf);
-    let wrap = |e: AppError| PageError::new(e, nav.clone());
-    organizer(&user).map_err(wrap)?;
-    let rows = submissions::list_all(state.db.pool())
-        .await
-        .map_err(|e| wrap(e.into()))?;
-    let (queued, running) = jobs::queue_length(state.db.pool())
-        .await
-        .map_err(|e| wrap(e.into()))?;
+    organizer(&user)?;
+    let rows = submissions::list_all(state.db.pool()).await?;
+    let (queued, running) = jobs::queue_length(state.db.pool()).await?;
     let (point_bits, all_bits) = disclosure::final_bits(&state.testset);
     let activity = submissions::activity(state.db.pool())
-        .await
-        .map_err(|e| wrap(e.into()))?
+        .await?
         .into_iter()
         .map(|a| ActivityRow {
             bits: format!(
@@ -91,7 +84,6 @@ pub(super) async fn list(
             disclosure::private_label_bits(&state.testset)
         ),
     })
-    .map_err(wrap)
 }
 
 fn reference_status(state: &AppState) -> (String, bool, Vec<String>) {
@@ -115,7 +107,7 @@ pub(super) async fn rerun_baselines(
     PageUser(user): PageUser,
     csrf: CsrfToken,
     Form(form): Form<CsrfForm>,
-) -> Result<Redirect, PageError> {
+) -> Result<Redirect, AppError> {
     organizer_form(&user, &csrf, form.csrf.as_deref())?;
     if baselines::spawn(&state) {
         tracing::info!(organizer = user.name, "rerunning the reference baselines");
@@ -144,11 +136,10 @@ pub(super) async fn projections(
     PageUser(user): PageUser,
     CsrfToken(csrf): CsrfToken,
     Path(model): Path<String>,
-) -> Result<Html<String>, PageError> {
+) -> Result<Html<String>, AppError> {
     let nav = Nav::new(Some(&user), &csrf);
-    let wrap = |e: AppError| PageError::new(e, nav.clone());
-    organizer(&user).map_err(wrap)?;
-    known_model(&model).map_err(wrap)?;
+    organizer(&user)?;
+    known_model(&model)?;
     let dir = baselines::projections_dir(state.config.data_dir(), &model);
     let mut studies: Vec<String> = std::fs::read_dir(&dir)
         .map(|entries| {
@@ -169,7 +160,6 @@ pub(super) async fn projections(
         model,
         studies,
     })
-    .map_err(wrap)
 }
 
 pub(super) async fn projection_png(
@@ -205,11 +195,10 @@ pub(super) async fn act(
     State(state): State<AppState>,
     PageUser(user): PageUser,
     csrf: CsrfToken,
-    Path((id, action)): Path<(i64, String)>,
+    PagePath((id, action)): PagePath<(i64, String)>,
     Form(form): Form<ActionForm>,
-) -> Result<Redirect, PageError> {
-    let nav = organizer_form(&user, &csrf, form.csrf.as_deref())?;
-    let wrap = |e: AppError| PageError::new(e, nav.clone());
+) -> Result<Redirect, AppError> {
+    organizer_form(&user, &csrf, form.csrf.as_deref())?;
     let value = form.value.as_deref() == Some("true");
     let pool = state.db.pool();
     let found = match action.as_str() {
@@ -222,11 +211,10 @@ pub(super) async fn act(
             Ok(None) => Ok(false),
             Err(err) => Err(err),
         },
-        _ => return Err(wrap(AppError::NotFound(format!("no action {action:?}")))),
-    }
-    .map_err(|e| wrap(e.into()))?;
+        _ => return Err(AppError::NotFound(format!("no action {action:?}"))),
+    }?;
     if !found {
-        return Err(wrap(AppError::NotFound(format!("no submission {id}"))));
+        return Err(AppError::NotFound(format!("no submission {id}")));
     }
     state.jobs_ready.notify_one();
     Ok(Redirect::to("/organizer"))
@@ -237,12 +225,9 @@ pub(super) async fn rescore_all(
     PageUser(user): PageUser,
     csrf: CsrfToken,
     Form(form): Form<CsrfForm>,
-) -> Result<Redirect, PageError> {
-    let nav = organizer_form(&user, &csrf, form.csrf.as_deref())?;
-    let wrap = |e: AppError| PageError::new(e, nav.clone());
-    let queued = jobs::enqueue_all(state.db.pool(), clock::now_ms())
-        .await
-        .map_err(|e| wrap(e.into()))?;
+) -> Result<Redirect, AppError> {
+    organizer_form(&user, &csrf, form.csrf.as_deref())?;
+    let queued = jobs::enqueue_all(state.db.pool(), clock::now_ms()).await?;
     tracing::info!(organizer = user.name, queued, "rescoring every submission");
     state.jobs_ready.notify_waiters();
     state.jobs_ready.notify_one();

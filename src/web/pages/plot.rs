@@ -1,34 +1,97 @@
-//! Forest plots drawn server-side as SVG with plotters: one line per entry, the point
-//! estimate and its 95% interval. Aggregates only: nothing per-study is drawn.
+//! Plots drawn server-side as SVG with plotters. The board's forest plot has one row per
+//! entry, its point estimate and 95% interval: aggregates only, nothing per-study. The ROC
+//! curve and severity scatter of one submission draw per-study values and are for the
+//! organizers' pages only.
 
 use plotters::prelude::*;
 
 /// One entry of a forest plot.
 #[derive(Clone, Debug)]
 pub struct Entry {
-    /// The row's label.
+    /// The row's first line: rank and method.
     pub label: String,
+    /// The row's second, smaller line: who submitted it.
+    pub by: String,
     /// The point estimate.
     pub value: f64,
     /// The interval.
     pub ci: Option<[f64; 2]>,
-    /// Drawn in another colour (baselines).
+    /// Drawn in the baselines' colour, not the participants'.
     pub highlight: bool,
 }
 
-/// Draws `entries` top to bottom over `range` on the x axis.
+/// The plot's width in pixels; on a phone the page lets it scroll sideways at 640 px
+/// rather than shrink its type (`.plot-wrap` in `static/style.css`).
+const WIDTH: u32 = 760;
+/// Width of the labels on the left.
+const LABELS: u32 = 300;
+/// Height of the title and legend above the rows.
+const HEADER: u32 = 64;
+/// Height of one entry's row.
+const ROW: u32 = 40;
+/// Characters of a label line that fit in [`LABELS`] at its font size.
+const LABEL_CHARS: usize = 33;
+
+/// The participants' colour and the baselines'.
+const PARTICIPANT: RGBColor = RGBColor(11, 92, 173);
+const BASELINE: RGBColor = RGBColor(150, 95, 0);
+const MUTED: RGBColor = RGBColor(91, 102, 117);
+
+/// The size to ask plotters for so that the SVG's text is `px` pixels: its SVG backend
+/// writes `font-size` as the size asked for divided by 1.24.
+fn font(px: u32) -> f64 {
+    f64::from(px) * 1.24
+}
+
+/// A label as drawn: markup characters dropped (labels are participants' text, and the SVG
+/// must never carry a script, whatever the backend's escaping) and cut to `max` characters
+/// with an ellipsis, so that no label runs into the plot.
+fn label_text(text: &str, max: usize) -> String {
+    let clean: Vec<char> = text
+        .chars()
+        .filter(|c| !matches!(c, '<' | '>' | '&' | '"' | '\''))
+        .collect();
+    if clean.len() <= max {
+        return clean.into_iter().collect();
+    }
+    let mut cut: String = clean[..max - 1].iter().collect();
+    cut.truncate(cut.trim_end().len());
+    cut.push('…');
+    cut
+}
+
+/// Draws `entries` top to bottom over `range` on the x axis, with a legend of the two
+/// colours.
 pub fn forest(title: &str, entries: &[Entry], range: (f64, f64)) -> anyhow::Result<String> {
     let n = entries.len().max(1);
-    let height = 80 + 26 * u32::try_from(n).unwrap_or(u32::MAX / 64);
+    let rows = u32::try_from(n).unwrap_or(u32::MAX / (2 * ROW)).min(10_000);
+    let height = HEADER + ROW * rows + 48;
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (820, height)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
         root.fill(&WHITE).map_err(plot_error)?;
-        let (left, right) = root.split_horizontally(260);
+        root.draw(&Text::new(
+            label_text(title, 70),
+            (12, 10),
+            ("sans-serif", font(18)).into_font().style(FontStyle::Bold),
+        ))
+        .map_err(plot_error)?;
+        let legend = [
+            (PARTICIPANT, "participant", 12),
+            (BASELINE, "reference baseline", 140),
+        ];
+        for (colour, text, x) in legend {
+            root.draw(&Circle::new((x + 6, 46), 6, colour.filled()))
+                .map_err(plot_error)?;
+            root.draw(&Text::new(text, (x + 18, 38), ("sans-serif", font(15))))
+                .map_err(plot_error)?;
+        }
+        let (_, body) = root.split_vertically(HEADER);
+        let (_, right) = body.split_horizontally(LABELS);
         let mut chart = ChartBuilder::on(&right)
-            .margin(12)
-            .caption(title, ("sans-serif", 16))
-            .x_label_area_size(30)
+            .margin_right(20)
+            .margin_top(4)
+            .x_label_area_size(40)
             .build_cartesian_2d(range.0..range.1, -0.5f64..(n as f64 - 0.5))
             .map_err(plot_error)?;
         chart
@@ -36,39 +99,43 @@ pub fn forest(title: &str, entries: &[Entry], range: (f64, f64)) -> anyhow::Resu
             .disable_y_mesh()
             .y_labels(0)
             .x_labels(6)
-            .light_line_style(WHITE)
-            .x_label_style(("sans-serif", 13))
+            .light_line_style(RGBColor(235, 238, 242))
+            .x_label_style(("sans-serif", font(15)))
             .x_label_formatter(&|x| format!("{x:.1}"))
             .draw()
             .map_err(plot_error)?;
-        let accent = RGBColor(11, 92, 173);
-        let baseline = RGBColor(122, 77, 0);
         for (i, entry) in entries.iter().enumerate() {
             let y = (n - 1 - i) as f64;
-            let colour = if entry.highlight { baseline } else { accent };
+            let colour = if entry.highlight {
+                BASELINE
+            } else {
+                PARTICIPANT
+            };
             if let Some([low, high]) = entry.ci {
                 chart
                     .draw_series(std::iter::once(PathElement::new(
                         vec![(low.max(range.0), y), (high.min(range.1), y)],
-                        colour.stroke_width(2),
+                        colour.stroke_width(3),
                     )))
                     .map_err(plot_error)?;
             }
             let x = entry.value.clamp(range.0, range.1);
             chart
-                .draw_series(std::iter::once(Circle::new((x, y), 5, colour.filled())))
+                .draw_series(std::iter::once(Circle::new((x, y), 6, colour.filled())))
                 .map_err(plot_error)?;
             let (_, pixel_y) = chart.backend_coord(&(range.0, y));
-            // Labels are participants' text: markup characters are dropped, whatever the
-            // backend's escaping, so the SVG can never carry a script.
-            let label: String = entry
-                .label
-                .chars()
-                .filter(|c| !matches!(c, '<' | '>' | '&' | '"' | '\''))
-                .take(40)
-                .collect();
-            left.draw(&Text::new(label, (8, pixel_y - 7), ("sans-serif", 13)))
-                .map_err(plot_error)?;
+            root.draw(&Text::new(
+                label_text(&entry.label, LABEL_CHARS),
+                (12, pixel_y - 17),
+                ("sans-serif", font(15)),
+            ))
+            .map_err(plot_error)?;
+            root.draw(&Text::new(
+                label_text(&entry.by, LABEL_CHARS + 6),
+                (12, pixel_y + 2),
+                ("sans-serif", font(13)).into_font().color(&MUTED),
+            ))
+            .map_err(plot_error)?;
         }
         root.present().map_err(plot_error)?;
     }
@@ -181,7 +248,7 @@ fn plot_error(err: impl std::fmt::Display) -> anyhow::Error {
 
 #[cfg(test)]
 mod tests {
-    use super::{Entry, forest, roc, roc_points, severity_scatter};
+    use super::{Entry, forest, label_text, roc, roc_points, severity_scatter};
 
     #[test]
     fn a_perfect_score_has_a_roc_curve_through_the_top_left_corner() {
@@ -198,26 +265,51 @@ mod tests {
         );
     }
 
+    fn entry(label: &str, by: &str, highlight: bool) -> Entry {
+        Entry {
+            label: label.into(),
+            by: by.into(),
+            value: 0.8,
+            ci: Some([0.7, 0.9]),
+            highlight,
+        }
+    }
+
     #[test]
-    fn a_forest_plot_is_an_svg_with_one_label_per_entry() {
+    fn a_forest_plot_labels_every_entry_in_full_and_has_a_legend() {
         let entries = vec![
-            Entry {
-                label: "1. net (alice)".into(),
-                value: 0.9,
-                ci: Some([0.8, 0.95]),
-                highlight: false,
-            },
-            Entry {
-                label: "2. <b>x</b> (bob)".into(),
-                value: 0.7,
-                ci: None,
-                highlight: true,
-            },
+            entry("1. Thresholding (reference)", "by reference-models", true),
+            entry("2. <b>x</b>", "by bob", false),
         ];
         let svg = forest("AUC vs all", &entries, (0.0, 1.0)).unwrap();
         assert!(svg.starts_with("<svg"));
-        assert!(svg.contains("1. net (alice)"));
+        assert!(svg.contains("1. Thresholding (reference)"));
+        assert!(svg.contains("by reference-models"));
+        assert!(
+            svg.contains("participant") && svg.contains("reference baseline"),
+            "the legend"
+        );
         assert!(!svg.contains("<b>"), "labels are escaped");
+        let sizes: Vec<f64> = svg
+            .split("font-size=\"")
+            .skip(1)
+            .filter_map(|rest| rest.split('"').next()?.parse().ok())
+            .collect();
+        assert!(!sizes.is_empty(), "the plot's text has sizes");
+        assert!(
+            sizes.iter().all(|size| *size >= 13.0),
+            "no text smaller than 13 px: {sizes:?}"
+        );
+    }
+
+    #[test]
+    fn a_label_too_long_for_its_column_ends_in_an_ellipsis() {
+        let long = "A very long method name that would run into the plot";
+        let cut = label_text(long, 33);
+        assert_eq!(cut.chars().count(), 33);
+        assert!(cut.ends_with('…'));
+        assert!(long.starts_with(cut.trim_end_matches('…')));
+        assert_eq!(label_text("short", 33), "short");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::{Form, Json};
 
-use super::{CsrfForm, Nav, PageError, fmt_value, metric_cells, render};
+use super::{CsrfForm, Nav, PagePath, fmt_value, metric_cells, render};
 use crate::clock;
 use crate::db::submissions::{self, Status};
 use crate::db::users::User;
@@ -36,9 +36,9 @@ fn quota_line(quota: &Quota) -> String {
     match quota.remaining() {
         None => "Organizers have no daily limit.".to_owned(),
         Some(0) => format!(
-            "You have used today's {} submissions; the next one is allowed at {} (UTC).",
+            "You have used today's {} submissions; the next one is allowed at {}.",
             quota.limit.unwrap_or_default(),
-            clock::rfc3339(quota.next_allowed_at)
+            clock::human(quota.next_allowed_at)
         ),
         Some(left) => format!(
             "You have {left} of {} submissions left today (UTC); failed ones do not count.",
@@ -77,7 +77,7 @@ async fn submit_page(
             }) => {
                 vec![format!(
                     "The next submission is allowed at {}.",
-                    clock::rfc3339(*next_allowed_at)
+                    clock::human(*next_allowed_at)
                 )]
             }
             _ => Vec::new(),
@@ -108,7 +108,7 @@ pub(super) async fn upload(
         Err(err) => {
             let status = err.status();
             if status == StatusCode::INTERNAL_SERVER_ERROR || status == StatusCode::FORBIDDEN {
-                return PageError::new(err, Nav::new(Some(&user), &csrf.0)).into_response();
+                return err.into_response();
             }
             match submit_page(&state, &user, &csrf.0, Some(&err)).await {
                 Ok(html) => (status, html).into_response(),
@@ -161,6 +161,27 @@ struct SubmissionPage {
     can_withdraw: bool,
     /// The finals limit in one sentence.
     finals_line: String,
+    /// The times and size as the page shows them ([`clock::human`], [`super::fmt_bytes`]).
+    when: Times,
+}
+
+/// A submission's times and size, for reading.
+struct Times {
+    created: String,
+    scored: Option<String>,
+    marked_final: Option<String>,
+    size: String,
+}
+
+impl Times {
+    fn of(s: &submissions::Submission) -> Self {
+        Self {
+            created: clock::human(s.created_at),
+            scored: s.scored_at.map(clock::human),
+            marked_final: s.final_at.map(clock::human),
+            size: super::fmt_bytes(s.size_bytes),
+        }
+    }
 }
 
 /// The one 404 for another participant's submission and a missing one.
@@ -177,9 +198,9 @@ pub(super) fn finals_line(quota: &FinalsQuota) -> String {
     match quota.remaining() {
         None => "Organizers have no limit on final submissions.".to_owned(),
         Some(0) => format!(
-            "You have marked {} final in the last 30 days, the limit; the next final is allowed at {} (UTC).",
+            "You have marked {} final in the last 30 days, the limit; the next final is allowed at {}.",
             quota.used,
-            clock::rfc3339(quota.next_allowed_at)
+            clock::human(quota.next_allowed_at)
         ),
         Some(left) => format!(
             "You may mark {left} more submission{} final in the current 30 days; it is scored on the private split and enters the main board, and it cannot be undone.",
@@ -193,12 +214,12 @@ pub(super) async fn show(
     PageUser(user): PageUser,
     CsrfToken(csrf): CsrfToken,
     Path(id): Path<String>,
-) -> Result<Html<String>, PageError> {
+) -> Result<Html<String>, AppError> {
     let nav = Nav::new(Some(&user), &csrf);
-    let wrap = |e: AppError| PageError::new(e, nav.clone());
-    let submission = visible_submission(&state, &user, &id).await.map_err(wrap)?;
+    let submission = visible_submission(&state, &user, &id).await?;
     let own = submission.user_id == user.id;
     let done = matches!(submission.status(), Status::Scored | Status::Failed);
+    let when = Times::of(&submission);
     let view = SubmissionView::for_viewer(submission, &user);
     let mut columns: Vec<(String, &Option<scorer::Scores>)> =
         vec![("Live: public split".to_owned(), &view.live_scores)];
@@ -237,7 +258,7 @@ pub(super) async fn show(
                 scores.severity_source.as_str()
             )
         });
-    let quota = intake::finals_quota(&state, &user).await.map_err(wrap)?;
+    let quota = intake::finals_quota(&state, &user).await?;
     let page = SubmissionPage {
         nav: nav.clone(),
         done,
@@ -248,12 +269,13 @@ pub(super) async fn show(
         can_mark_final: own && view.status == "scored" && !view.is_final,
         can_withdraw: own && view.is_final && !view.withdrawn,
         finals_line: finals_line(&quota),
+        when,
         s: SubmissionView {
             error: view.error.as_deref().map(super::sentence),
             ..view
         },
     };
-    render(&page).map_err(wrap)
+    render(&page)
 }
 
 /// What the owner's buttons on a submission page do.
@@ -272,19 +294,16 @@ async fn owner_action(
     id: &str,
     form: &CsrfForm,
     action: OwnerAction,
-) -> Result<Redirect, PageError> {
-    let nav = Nav::new(Some(user), &csrf.0);
-    let wrap = |e: AppError| PageError::new(e, nav.clone());
-    csrf.verify(form.csrf.as_deref()).map_err(wrap)?;
-    let submission = visible_submission(state, user, id).await.map_err(wrap)?;
+) -> Result<Redirect, AppError> {
+    csrf.verify(form.csrf.as_deref())?;
+    let submission = visible_submission(state, user, id).await?;
     if submission.user_id != user.id {
-        return Err(wrap(intake::no_submission(id)));
+        return Err(intake::no_submission(id));
     }
     match action {
         OwnerAction::MarkFinal => intake::mark_final(state, user, submission.id).await,
         OwnerAction::Withdraw => intake::withdraw(state, user, submission.id).await,
-    }
-    .map_err(wrap)?;
+    }?;
     Ok(Redirect::to(&format!("/submissions/{}", submission.id)))
 }
 
@@ -295,7 +314,7 @@ pub(super) async fn mark_final(
     csrf: CsrfToken,
     Path(id): Path<String>,
     Form(form): Form<CsrfForm>,
-) -> Result<Redirect, PageError> {
+) -> Result<Redirect, AppError> {
     owner_action(&state, &user, &csrf, &id, &form, OwnerAction::MarkFinal).await
 }
 
@@ -306,7 +325,7 @@ pub(super) async fn withdraw(
     csrf: CsrfToken,
     Path(id): Path<String>,
     Form(form): Form<CsrfForm>,
-) -> Result<Redirect, PageError> {
+) -> Result<Redirect, AppError> {
     owner_action(&state, &user, &csrf, &id, &form, OwnerAction::Withdraw).await
 }
 
@@ -314,7 +333,7 @@ pub(super) async fn withdraw(
 pub(super) async fn organizer_plot(
     State(state): State<AppState>,
     PageUser(user): PageUser,
-    Path((id, file)): Path<(i64, String)>,
+    PagePath((id, file)): PagePath<(i64, String)>,
 ) -> Result<Response, AppError> {
     if !user.is_organizer() {
         return Err(AppError::Forbidden(
@@ -405,7 +424,7 @@ impl ListRow {
             participant: s.user_name,
             method: s.method,
             status: s.status,
-            created_at: clock::rfc3339(s.created_at),
+            created_at: clock::human(s.created_at),
             baseline: s.baseline != 0,
             hidden: s.hidden != 0,
             is_final: s.final_at.is_some(),

@@ -1,4 +1,9 @@
-//! `triageboard reference ...`: train, run and evaluate the reference models.
+//! `triageboard reference ...`: train, run and evaluate the reference models. This module
+//! holds the commands' arguments and runs the models; `table2` renders `reference eval`'s
+//! table, `baselines` enters the results on a server.
+
+mod baselines;
+mod table2;
 
 use super::progress::Bar;
 use anyhow::{Context, Result};
@@ -28,22 +33,22 @@ pub enum ReferenceCommand {
 pub struct BaselinesArgs {
     /// The server's base URL, e.g. `https://board.example.org`.
     #[arg(long, env = "TRIAGEBOARD_SERVER")]
-    server: String,
+    pub(super) server: String,
     /// An organizer's API token.
     #[arg(long, env = "TRIAGEBOARD_TOKEN", hide_env_values = true)]
-    token: String,
+    pub(super) token: String,
     /// Folder of the test images (the ones the server publishes).
     #[arg(long)]
-    images: PathBuf,
+    pub(super) images: PathBuf,
     /// Folder of shipped weights.
     #[arg(long, default_value = "reference-model/weights")]
-    weights: PathBuf,
+    pub(super) weights: PathBuf,
     /// Where the submissions are written before upload.
     #[arg(long, default_value = "target/reference-baselines")]
-    out: PathBuf,
+    pub(super) out: PathBuf,
     /// `cpu`, `cuda` or `cuda:N`.
     #[arg(long, default_value = "cpu")]
-    device: String,
+    pub(super) device: String,
 }
 
 /// `reference predict`.
@@ -124,7 +129,7 @@ pub fn run(command: ReferenceCommand) -> Result<()> {
         ReferenceCommand::Train(args) => train(&args),
         ReferenceCommand::Predict(args) => predict(&args),
         ReferenceCommand::Eval(args) => eval(&args),
-        ReferenceCommand::Baselines(args) => baselines(&args),
+        ReferenceCommand::Baselines(args) => baselines::run(&args),
     }
 }
 
@@ -145,7 +150,7 @@ fn predict(args: &PredictArgs) -> Result<()> {
 }
 
 /// Runs models with a progress bar.
-fn run_models(
+pub(super) fn run_models(
     images: &Path,
     weights: &Path,
     outputs: Vec<Output>,
@@ -210,82 +215,8 @@ fn eval(args: &EvalArgs) -> Result<()> {
             / times.len().max(1) as f64;
         rows.push((model.clone(), scores, per_study));
     }
-    print!("{}", table2(&rows));
+    print!("{}", table2::render(&rows));
     Ok(())
-}
-
-/// The paper's Table 2 layout for our models, with the paper's figures beside ours and the
-/// pattern checks of the paper's section 5.
-fn table2(rows: &[(String, scorer::Scores, f64)]) -> String {
-    use std::fmt::Write as _;
-    let cat = |s: &scorer::Scores, c: &str| {
-        s.auc_vs_category
-            .iter()
-            .find(|(k, _)| k == c)
-            .and_then(|(_, m)| m.value)
-    };
-    let f = |v: Option<f64>| v.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.3}"));
-    let ci = |m: &scorer::Metric| match (m.value, m.ci) {
-        (Some(v), Some([lo, hi])) => format!("{v:.3} [{lo:.2}, {hi:.2}]"),
-        (v, _) => f(v),
-    };
-    let mut out = String::from(
-        "| model | AUC vs normal | AUC vs all [95% CI] | AUC vs pneumonia | AUC vs nodules | Spearman [95% CI] | Dice [95% CI] | s/study |\n|---|---|---|---|---|---|---|---|\n",
-    );
-    for (name, s, t) in rows {
-        let title = zoo::config(name)
-            .map(|c| c.title)
-            .unwrap_or_else(|_| name.clone());
-        let _ = writeln!(
-            out,
-            "| {title} | {} | {} | {} | {} | {} | {} | {t:.2} |",
-            f(cat(s, "normal")),
-            ci(&s.auc_vs_all),
-            f(cat(s, "pneumonia")),
-            f(cat(s, "nodules")),
-            ci(&s.spearman),
-            ci(&s.dice)
-        );
-    }
-    let get = |n: &str| rows.iter().find(|(m, _, _)| m == n).map(|(_, s, _)| s);
-    let mut checks = Vec::new();
-    if let (Some(th), Some(mt)) = (get("threshold"), get("multitask")) {
-        checks.push((
-            "thresholding is weaker than the multitask model at identification (AUC vs all)",
-            th.auc_vs_all.value < mt.auc_vs_all.value,
-        ));
-    }
-    for unet in ["unet", "unet3d"] {
-        if let (Some(u), Some(mt)) = (get(unet), get("multitask")) {
-            checks.push((
-                if unet == "unet" {
-                    "the 2D U-Net is weaker than the multitask model against pneumonia"
-                } else {
-                    "the 3D U-Net is weaker than the multitask model against pneumonia"
-                },
-                cat(u, "pneumonia") < cat(mt, "pneumonia"),
-            ));
-        }
-    }
-    if let (Some(r), Some(mt)) = (get("resnet"), get("multitask")) {
-        checks.push((
-            "ResNet ranks severity worse than the multitask model (Spearman)",
-            r.spearman.value < mt.spearman.value,
-        ));
-    }
-    if let Some(mt) = get("multitask") {
-        let strong = mt.auc_vs_all.value.is_some_and(|v| v >= 0.9)
-            && mt.spearman.value.is_some_and(|v| v >= 0.8);
-        checks.push((
-            "the multitask model is strong at both (AUC vs all >= 0.9 and Spearman >= 0.8)",
-            strong,
-        ));
-    }
-    out.push_str("\nThe paper's pattern (section 5):\n\n");
-    for (what, ok) in checks {
-        let _ = writeln!(out, "- [{}] {what}", if ok { "x" } else { " " });
-    }
-    out
 }
 
 fn train(args: &TrainArgs) -> Result<()> {
@@ -312,7 +243,7 @@ fn train(args: &TrainArgs) -> Result<()> {
     Ok(())
 }
 
-fn outputs_for(models: &[String], dir: &Path) -> Result<Vec<Output>> {
+pub(super) fn outputs_for(models: &[String], dir: &Path) -> Result<Vec<Output>> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     models
         .iter()
@@ -325,77 +256,4 @@ fn outputs_for(models: &[String], dir: &Path) -> Result<Vec<Output>> {
             })
         })
         .collect()
-}
-
-fn baselines(args: &BaselinesArgs) -> Result<()> {
-    let models: Vec<String> = zoo::baselines();
-    let outputs = outputs_for(&models, &args.out)?;
-    let runtime = super::serve::runtime()?;
-    let server = args.server.trim_end_matches('/');
-    let client = reqwest::Client::builder()
-        .user_agent(concat!("triageboard-reference/", env!("CARGO_PKG_VERSION")))
-        .build()?;
-    // Before minutes of inference: is the server there, and is the token an organizer's?
-    runtime.block_on(async {
-        let me = client
-            .get(format!("{server}/api/v1/me"))
-            .bearer_auth(&args.token)
-            .send()
-            .await
-            .with_context(|| format!("cannot reach {server}"))?;
-        let status = me.status();
-        let body: serde_json::Value = me.json().await.unwrap_or_default();
-        if !status.is_success() {
-            anyhow::bail!("{server} refused the token ({status}): {}", body["error"].as_str().unwrap_or("no reason given"));
-        }
-        if body["role"] != "organizer" {
-            anyhow::bail!("the token belongs to {}, who is not an organizer: baselines need an organizer's token", body["name"]);
-        }
-        Ok(())
-    })?;
-    run_models(&args.images, &args.weights, outputs.clone(), &args.device)?;
-    runtime.block_on(async {
-        for output in &outputs {
-            // The same entry as the server's own run: a final baseline naming its model.
-            let entry = crate::baselines::entry(&output.model)?;
-            let bytes = tokio::fs::read(&output.out).await?;
-            let name = output
-                .out
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let form = reqwest::multipart::Form::new()
-                .part(
-                    "file",
-                    reqwest::multipart::Part::bytes(bytes).file_name(name),
-                )
-                .text("method", entry.method)
-                .text("description", entry.description)
-                .text("reference_model", output.model.clone());
-            let response = client
-                .post(format!("{server}/api/v1/submissions"))
-                .bearer_auth(&args.token)
-                .multipart(form)
-                .send()
-                .await
-                .with_context(|| format!("uploading {} to {server}", output.out.display()))?;
-            let status = response.status();
-            let body: serde_json::Value = response.json().await.unwrap_or_default();
-            if status != reqwest::StatusCode::ACCEPTED {
-                anyhow::bail!(
-                    "{server} refused the {} baseline ({status}): {}",
-                    output.model,
-                    body["error"].as_str().unwrap_or("no reason given")
-                );
-            }
-            let id = body["id"]
-                .as_i64()
-                .context("the server's answer has no submission id")?;
-            eprintln!(
-                "{}: submission {id}, entered as a final baseline",
-                output.model
-            );
-        }
-        Ok(())
-    })
 }
