@@ -6,6 +6,8 @@
 (function liveStatus() {
   const status = document.getElementById("status");
   if (!status || !status.dataset.poll) return;
+  const hint = document.getElementById("live-hint");
+  if (hint) hint.hidden = false;
   const poll = async () => {
     try {
       const response = await fetch(status.dataset.poll, { credentials: "same-origin" });

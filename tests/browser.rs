@@ -268,6 +268,11 @@ async fn without_javascript_a_waiting_submission_page_refreshes_itself() {
             .send_keys(csv.to_str().unwrap())
             .await?;
         browser
+            .find(Locator::Id("method"))
+            .await?
+            .send_keys("Without a script")
+            .await?;
+        browser
             .find(Locator::Css("#upload-form button[type=submit]"))
             .await?
             .click()
@@ -276,6 +281,10 @@ async fn without_javascript_a_waiting_submission_page_refreshes_itself() {
         browser.wait().for_element(Locator::Id("status")).await?;
         let status = browser.find(Locator::Id("status")).await?.text().await?;
         assert_eq!(status, "queued");
+        // Scripts are off: the <noscript> note is rendered, the script's hint is not shown.
+        let note = browser.find(Locator::Id("reload-note")).await?;
+        assert!(note.text().await?.contains("reloads itself every 5 seconds"));
+        assert!(!browser.find(Locator::Id("live-hint")).await?.is_displayed().await?);
         let stop = tokio_util::sync::CancellationToken::new();
         let workers = triageboard::startup::spawn_workers(&app.state, 1, &stop);
         // Only the page's <noscript> refresh (every 5 s) can show the new status.

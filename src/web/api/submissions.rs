@@ -1,4 +1,5 @@
-//! `POST /api/v1/submissions`, `GET /api/v1/submissions[/{id}]` and `POST /api/v1/validate`.
+//! `POST /api/v1/submissions`, `GET /api/v1/submissions[/{id}]`,
+//! `POST /api/v1/submissions/{id}/final` and `/withdraw`, and `POST /api/v1/validate`.
 
 use axum::Json;
 use axum::extract::multipart::MultipartRejection;

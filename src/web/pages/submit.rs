@@ -1,4 +1,6 @@
-//! The upload page, the submission page (live status) and "my submissions".
+//! The upload page (`/submit`), the submission page (`/submissions/{id}`: live status,
+//! marking final, withdrawing, the organizers' per-study plots) and "my submissions"
+//! (`/my`).
 
 use askama::Template;
 use axum::extract::multipart::MultipartRejection;
@@ -329,7 +331,7 @@ pub(super) async fn withdraw(
     owner_action(&state, &user, &csrf, &id, &form, OwnerAction::Withdraw).await
 }
 
-/// `/submissions/{id}/{roc,severity}.svg`: per-study plots for organizers only.
+/// `/submissions/{id}/plots/{roc,severity}.svg`: per-study plots for organizers only.
 pub(super) async fn organizer_plot(
     State(state): State<AppState>,
     PageUser(user): PageUser,
