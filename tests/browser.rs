@@ -283,8 +283,18 @@ async fn without_javascript_a_waiting_submission_page_refreshes_itself() {
         assert_eq!(status, "queued");
         // Scripts are off: the <noscript> note is rendered, the script's hint is not shown.
         let note = browser.find(Locator::Id("reload-note")).await?;
-        assert!(note.text().await?.contains("reloads itself every 5 seconds"));
-        assert!(!browser.find(Locator::Id("live-hint")).await?.is_displayed().await?);
+        assert!(
+            note.text()
+                .await?
+                .contains("reloads itself every 5 seconds")
+        );
+        assert!(
+            !browser
+                .find(Locator::Id("live-hint"))
+                .await?
+                .is_displayed()
+                .await?
+        );
         let stop = tokio_util::sync::CancellationToken::new();
         let workers = triageboard::startup::spawn_workers(&app.state, 1, &stop);
         // Only the page's <noscript> refresh (every 5 s) can show the new status.
