@@ -13,6 +13,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod dataset;
+pub mod dataset_import;
 pub mod db;
 pub mod disclosure;
 pub mod error;

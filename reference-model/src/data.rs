@@ -43,23 +43,14 @@ pub fn read_image(path: &Path) -> Result<Volume<i16>> {
     Ok(vol)
 }
 
-/// The categories of `annotations/labels.csv` by study id.
+/// The categories of `annotations/labels.csv` by study id, read by the scorer's strict
+/// parser (a `split` column is allowed and ignored here).
 pub fn read_labels(annotations: &Path) -> Result<BTreeMap<String, String>> {
-    let path = annotations.join("labels.csv");
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("cannot read {}", path.display()))?;
-    let mut out = BTreeMap::new();
-    for (n, line) in text.lines().enumerate().skip(1) {
-        let Some((id, category)) = line.trim().split_once(',') else {
-            bail!(
-                "{} line {}: expected study_id,category",
-                path.display(),
-                n + 1
-            );
-        };
-        out.insert(id.to_owned(), category.to_owned());
-    }
-    Ok(out)
+    let labels = scorer::annotations::read_labels(&annotations.join("labels.csv"))?;
+    Ok(labels
+        .into_iter()
+        .map(|(id, (category, _split))| (id.to_string(), category))
+        .collect())
 }
 
 /// One annotated study on a model's working grid.

@@ -23,6 +23,26 @@ pub enum DatasetCommand {
     Manifest(ManifestArgs),
     /// Check images and annotations against a manifest, naming every file that differs.
     Verify(VerifyArgs),
+    /// Turn a public COVID-19 CT collection (MosMedData COVID19_1110, COVID-19-CT-Seg) into
+    /// the training layout that `reference train` reads.
+    Import(ImportArgs),
+}
+
+/// Arguments of `dataset import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The collection's layout: `mosmed1110` (studies/CT-0..CT-4, masks/) or `medseg`
+    /// (COVID-19-CT-Seg_20cases/, Lung_Mask/, Infection_Mask/).
+    source: crate::dataset_import::Source,
+    /// The collection's folder, as downloaded and unpacked.
+    src: PathBuf,
+    /// Output folder (new): `images/` and `annotations/` are written inside.
+    #[arg(long)]
+    out: PathBuf,
+    /// Draw the lung maps a collection lacks (MosMed has none) with the lungs model in this
+    /// weights folder; without it those studies have no lung map.
+    #[arg(long)]
+    lungs_from: Option<PathBuf>,
 }
 
 /// Arguments of `dataset synth`.
@@ -96,6 +116,7 @@ pub fn run(command: DatasetCommand) -> anyhow::Result<()> {
         DatasetCommand::Synth(args) => synth(&args),
         DatasetCommand::Manifest(args) => manifest(&args),
         DatasetCommand::Verify(args) => verify(&args),
+        DatasetCommand::Import(args) => import(&args),
     }
 }
 
@@ -122,6 +143,44 @@ fn synth(args: &SynthArgs) -> anyhow::Result<()> {
         args.out.display(),
         started.elapsed().as_secs_f64()
     );
+    Ok(())
+}
+
+fn import(args: &ImportArgs) -> anyhow::Result<()> {
+    let bar = Bar::new("importing");
+    let started = Instant::now();
+    let report = crate::dataset_import::import(
+        args.source,
+        &args.src,
+        &args.out,
+        args.lungs_from.as_deref(),
+        &mut |done, total| {
+            bar.set_len(total);
+            bar.set_position(done);
+        },
+    )?;
+    bar.finish();
+    let categories: Vec<String> = report
+        .categories
+        .iter()
+        .map(|(category, n)| format!("{n} {category}"))
+        .collect();
+    let studies: usize = report.categories.values().sum();
+    eprintln!(
+        "imported {studies} studies ({}) into {} in {:.1} s: {} with lesion masks, {} with lung maps ({} drawn by the lungs model)",
+        categories.join(", "),
+        args.out.display(),
+        started.elapsed().as_secs_f64(),
+        report.lesion_masks,
+        report.lung_maps,
+        report.lungs_predicted
+    );
+    if report.lung_maps < studies {
+        eprintln!(
+            "{} studies have no lung map, which `reference train` needs: import again with --lungs-from reference-model/weights to draw them with the lungs model",
+            studies - report.lung_maps
+        );
+    }
     Ok(())
 }
 

@@ -208,9 +208,12 @@ impl StudyTruth {
 }
 
 /// A study's category and optional split, as `labels.csv` gives them.
-type Label = (String, Option<Split>);
+pub type Label = (String, Option<Split>);
 
-fn read_labels(path: &Path) -> Result<BTreeMap<StudyId, Label>, AnnotationsError> {
+/// Reads a `labels.csv` strictly (the header `study_id,category[,split]`, valid ids,
+/// lowercase categories, no study twice), as the scorer does; the training code reads
+/// its labels with it too.
+pub fn read_labels(path: &Path) -> Result<BTreeMap<StudyId, Label>, AnnotationsError> {
     let text = fs::read_to_string(path).map_err(|source| AnnotationsError::Io {
         path: path.to_owned(),
         source,

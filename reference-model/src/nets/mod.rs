@@ -53,6 +53,18 @@ impl Arch {
             _ => Dims::Two,
         }
     }
+
+    /// Sets the width of the first level (U-Nets, the multitask backbone) or the base
+    /// width (ResNet): the paper's sizes are 16 to 64 where the shipped models use 8.
+    pub fn set_width(&mut self, new: usize) {
+        match self {
+            Self::Unet { width, .. }
+            | Self::Resnet { width, .. }
+            | Self::Multitask { width, .. } => {
+                *width = new;
+            }
+        }
+    }
 }
 
 /// A built network.
@@ -174,6 +186,32 @@ mod tests {
             VarBuilder::from_varmap(&map, DType::F32, &Device::Cpu),
         )?;
         Ok((map, net))
+    }
+
+    #[test]
+    fn a_wider_network_has_the_width_it_was_given() -> Result<()> {
+        let mut arch = Arch::Unet {
+            dims: Dims::Two,
+            width: 8,
+            levels: 2,
+        };
+        arch.set_width(16);
+        assert!(matches!(arch, Arch::Unet { width: 16, .. }));
+        let (narrow, _) = build(&Arch::Unet {
+            dims: Dims::Two,
+            width: 8,
+            levels: 2,
+        })?;
+        let (wide, _) = build(&arch)?;
+        let count = |map: &VarMap| -> usize { map.all_vars().iter().map(|v| v.elem_count()).sum() };
+        assert!(count(&wide) > 3 * count(&narrow), "about 4x the weights");
+        let mut resnet = Arch::Resnet {
+            width: 8,
+            blocks: vec![1],
+        };
+        resnet.set_width(64);
+        assert!(matches!(resnet, Arch::Resnet { width: 64, .. }));
+        Ok(())
     }
 
     #[test]

@@ -41,7 +41,11 @@ pub struct BaselinesArgs {
     #[arg(long)]
     pub(super) images: PathBuf,
     /// Folder of shipped weights.
-    #[arg(long, default_value = "reference-model/weights")]
+    #[arg(
+        long,
+        env = "TRIAGEBOARD_REFERENCE_WEIGHTS",
+        default_value = "reference-model/weights"
+    )]
     pub(super) weights: PathBuf,
     /// Where the submissions are written before upload.
     #[arg(long, default_value = "target/reference-baselines")]
@@ -64,7 +68,11 @@ pub struct PredictArgs {
     #[arg(long)]
     out: PathBuf,
     /// Folder of shipped weights.
-    #[arg(long, default_value = "reference-model/weights")]
+    #[arg(
+        long,
+        env = "TRIAGEBOARD_REFERENCE_WEIGHTS",
+        default_value = "reference-model/weights"
+    )]
     weights: PathBuf,
     /// Also write each study's coronal projection PNG into this folder.
     #[arg(long)]
@@ -84,7 +92,11 @@ pub struct EvalArgs {
     #[arg(long, default_value = "data/test")]
     data: PathBuf,
     /// Folder of shipped weights.
-    #[arg(long, default_value = "reference-model/weights")]
+    #[arg(
+        long,
+        env = "TRIAGEBOARD_REFERENCE_WEIGHTS",
+        default_value = "reference-model/weights"
+    )]
     weights: PathBuf,
     /// Where the submissions go.
     #[arg(long, default_value = "target/reference-eval")]
@@ -110,11 +122,22 @@ pub struct TrainArgs {
     #[arg(long, default_value = "data/val")]
     val: PathBuf,
     /// Where weights, config and model card go.
-    #[arg(long, default_value = "reference-model/weights")]
+    #[arg(
+        long,
+        env = "TRIAGEBOARD_REFERENCE_WEIGHTS",
+        default_value = "reference-model/weights"
+    )]
     weights: PathBuf,
     /// Override the recipe's number of steps.
     #[arg(long)]
     steps: Option<usize>,
+    /// Override the network's width (first level or base width; the paper's sizes are 16
+    /// to 64, the shipped models 8).
+    #[arg(long)]
+    width: Option<usize>,
+    /// Override the slices drawn per step.
+    #[arg(long)]
+    slices: Option<usize>,
     /// Continue from the checkpoint in the weights folder.
     #[arg(long)]
     resume: bool,
@@ -224,6 +247,12 @@ fn train(args: &TrainArgs) -> Result<()> {
     if let (Some(steps), Some(recipe)) = (args.steps, config.recipe.as_mut()) {
         recipe.steps = steps;
         recipe.val_every = recipe.val_every.min(steps).max(1);
+    }
+    if let (Some(slices), Some(recipe)) = (args.slices, config.recipe.as_mut()) {
+        recipe.slices = slices;
+    }
+    if let (Some(width), Some(arch)) = (args.width, config.arch.as_mut()) {
+        arch.set_width(width);
     }
     let device = device::parse(&args.device)?;
     let paths = reference_model::train::TrainPaths {
