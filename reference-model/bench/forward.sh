@@ -14,7 +14,10 @@
 # WARMUP (2) and REPS (10) forwards per run, ROUNDS (3) of alternating Candle and PyTorch
 # runs (the median is over all ROUNDS * REPS timed forwards), ARCHS ("unet resnet multitask"),
 # WEIGHTS=shipped to use reference-model/weights/<name>.safetensors instead of random ones,
-# KEEP=DIR to keep weights, outputs and JSON there, CARGO_TARGET_DIR (default: target/).
+# KEEP=DIR to keep weights, outputs and JSON there, CARGO_TARGET_DIR (default: target/),
+# MODE=train to time training steps (forward in train mode, loss, backward, AdamW) instead
+# of forwards, CONV=candle to run Candle's own conv2d instead of the pipeline's im2col path
+# (reference-model/src/nets/conv.rs). In train mode the check is the first step's loss.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -27,6 +30,8 @@ warmup="${WARMUP:-2}"
 reps="${REPS:-10}"
 rounds="${ROUNDS:-3}"
 archs="${ARCHS:-unet resnet multitask}"
+mode="${MODE:-forward}"
+conv="${CONV:-fast}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
 
 if ! "$venv/bin/python" -c 'import torch, safetensors' 2>/dev/null; then
@@ -68,13 +73,14 @@ for round in $(seq 1 "$rounds"); do
         fi
         echo "round $round/$rounds, $arch: candle" >&2
         "$candle" "$arch" --out "$work/$arch.candle.safetensors" "${weight_flag[@]}" \
-            --slices "$slices" --size "$size" --warmup "$warmup" --reps "$reps" > "$work/$arch.candle.$round.json"
+            --slices "$slices" --size "$size" --warmup "$warmup" --reps "$reps" \
+            --mode "$mode" --conv "$conv" > "$work/$arch.candle.$round.json"
         config="$("$venv/bin/python" -c 'import json, sys; print(json.dumps(json.load(sys.stdin)["arch_config"]))' \
             < "$work/$arch.candle.$round.json")"
         echo "round $round/$rounds, $arch: pytorch" >&2
         "$venv/bin/python" "$bench/torch_nets.py" --arch-config "$config" --weights "$weights" \
             --candle-out "$work/$arch.candle.safetensors" --threads "$threads" \
-            --warmup "$warmup" --reps "$reps" > "$work/$arch.torch.$round.json"
+            --warmup "$warmup" --reps "$reps" --mode "$mode" > "$work/$arch.torch.$round.json"
     done
 done
 
@@ -100,8 +106,12 @@ for arch in archs:
     # Outputs (probabilities) must agree to TOLERANCE; features, whose scale depends on the
     # weights, to TOLERANCE relative to their largest magnitude. Every round is checked.
     worst = {}
-    for run in torch:
-        for name, diff in run["max_abs_diff"].items():
+    for c_run, t_run in zip(candle, torch):
+        if t_run.get("mode") == "train":
+            diff = abs(c_run["first_loss"] - t_run["first_loss"])
+            worst["first loss"] = max(worst.get("first loss", 0.0), diff)
+            continue
+        for name, diff in t_run["max_abs_diff"].items():
             worst[name] = max(worst.get(name, 0.0), diff)
     checks = []
     for name, diff in worst.items():
@@ -112,10 +122,13 @@ for arch in archs:
     rows.append((arch, c_med, t_med, min(c_ms) / min(t_ms), len(c_ms), "; ".join(checks)))
 
 first = runs(archs[0], "torch")[0]
-weights = runs(archs[0], "candle")[0]["weights"]
+candle_first = runs(archs[0], "candle")[0]
+weights = candle_first["weights"]
+what = "training steps" if candle_first["mode"] == "train" else "forwards"
 print(
     f"input {first['input']}, {first['threads']} threads each side, {rounds} alternating rounds of "
-    f"{first['warmup']} warm-up + {first['reps']} timed forwards, torch {first['torch']}, weights: {weights}"
+    f"{first['warmup']} warm-up + {first['reps']} timed {what}, Candle conv: {candle_first['conv']}, "
+    f"torch {first['torch']}, weights: {weights}"
 )
 print(f"{'arch':<10} {'Candle ms':>10} {'PyTorch ms':>11} {'Candle/PyTorch':>15} {'(of minima)':>12}  {'runs':>4}  max abs diff")
 for arch, c, t, ratio_min, n, checks in rows:

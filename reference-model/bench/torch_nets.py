@@ -253,6 +253,46 @@ def check_adaptive_pool():
     return worst
 
 
+def train_loss(net, x):
+    """forward_bench's training loss: BCE of the segmentation logits against x > 0.5, plus
+    that of the study logit against 1 (weighted 0.1 when the network also segments)."""
+    seg, features = net(x)
+    bce = nn.functional.binary_cross_entropy_with_logits
+    total = torch.zeros(())
+    if seg is not None:
+        total = total + bce(seg, (x > 0.5).float())
+    if features is not None:
+        logit = net.classify(features.amax(0, keepdim=True))
+        total = total + bce(logit, torch.ones_like(logit)) * (0.1 if seg is not None else 1.0)
+    return total
+
+
+def train_main(args):
+    """Times whole training steps (forward in train mode, backward, AdamW) on the weights
+    and input Candle used, and reports the first step's loss."""
+    torch.set_num_threads(args.threads)
+    net = build(json.loads(args.arch_config))
+    load(net, args.weights)
+    net.train()
+    x = load_file(args.candle_out)["input"].contiguous()
+    opt = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=0.0)
+    ms, first = [], None
+    for step in range(args.warmup + args.reps):
+        start = time.perf_counter()
+        opt.zero_grad(set_to_none=True)
+        loss = train_loss(net, x)
+        loss.backward()
+        opt.step()
+        elapsed = (time.perf_counter() - start) * 1e3
+        first = loss.item() if first is None else first
+        if step >= args.warmup:
+            ms.append(elapsed)
+    print(json.dumps({"impl": "pytorch", "mode": "train", "torch": torch.__version__,
+                      "threads": torch.get_num_threads(), "input": list(x.shape),
+                      "warmup": args.warmup, "reps": args.reps, "first_loss": first,
+                      "median_ms": statistics.median(ms), "min_ms": min(ms), "all_ms": ms}))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--arch-config", required=True, help="nets::Arch as JSON")
@@ -261,7 +301,10 @@ def main():
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--reps", type=int, default=10)
+    parser.add_argument("--mode", choices=["forward", "train"], default="forward")
     args = parser.parse_args()
+    if args.mode == "train":
+        return train_main(args)
 
     torch.set_num_threads(args.threads)
     arch = json.loads(args.arch_config)

@@ -1,11 +1,21 @@
-//! Times Candle's CPU forward pass of one reference architecture, for comparison with
-//! PyTorch's on the same weights and input (`reference-model/bench/forward.sh` runs both).
+//! Times Candle's CPU forward pass (or training step) of one reference architecture, for
+//! comparison with PyTorch's on the same weights and input (`reference-model/bench/forward.sh`
+//! runs both).
 //!
 //! ```text
 //! forward_bench <unet|resnet|multitask> --out OUT.safetensors
 //!               (--weights W.safetensors | --save-weights W.safetensors)
 //!               [--slices 32] [--size 96] [--warmup 2] [--reps 10] [--seed 2020]
+//!               [--mode forward|train] [--conv fast|candle]
 //! ```
+//!
+//! `--conv candle` routes every convolution through Candle's own `conv2d` instead of the
+//! pipeline's im2col path (`reference_model::nets::conv`), so both can be timed on one build.
+//! `--mode train` times whole training steps instead of forwards: batch statistics, the
+//! loss (mean binary cross-entropy of the segmentation logits against `input > 0.5`, plus
+//! that of the study logit against 1, weighted 0.1 when the network also segments), the
+//! backward pass and an AdamW step (lr 1e-3, no weight decay). The first step's loss is
+//! reported, for comparison with PyTorch's on the same weights.
 //!
 //! The network has the widths of `reference_model::zoo::config(name)`. Its parameters are
 //! either loaded from `--weights` (every parameter must be in the file), or drawn from
@@ -45,17 +55,20 @@ struct Args {
     warmup: usize,
     reps: usize,
     seed: u64,
+    train: bool,
 }
 
 const USAGE: &str = "usage: forward_bench <unet|resnet|multitask> --out OUT.safetensors \
                      (--weights W.safetensors | --save-weights W.safetensors) \
-                     [--slices 32] [--size 96] [--warmup 2] [--reps 10] [--seed 2020]";
+                     [--slices 32] [--size 96] [--warmup 2] [--reps 10] [--seed 2020] \
+                     [--mode forward|train] [--conv fast|candle]";
 
 fn parse_args() -> Result<Args> {
     let mut it = std::env::args().skip(1);
     let name = it.next().context(USAGE)?;
     let (mut out, mut load, mut save) = (None, None, None);
     let (mut slices, mut size, mut warmup, mut reps, mut seed) = (32, 96, 2, 10, 2020);
+    let mut train = false;
     while let Some(flag) = it.next() {
         let value = it
             .next()
@@ -74,6 +87,18 @@ fn parse_args() -> Result<Args> {
             "--warmup" => warmup = number()?,
             "--reps" => reps = number()?,
             "--seed" => seed = number()? as u64,
+            "--mode" => {
+                train = match value.as_str() {
+                    "forward" => false,
+                    "train" => true,
+                    other => bail!("--mode {other:?}: expected forward or train"),
+                }
+            }
+            "--conv" => match value.as_str() {
+                "fast" => reference_model::nets::conv::use_candle_conv(false),
+                "candle" => reference_model::nets::conv::use_candle_conv(true),
+                other => bail!("--conv {other:?}: expected fast or candle"),
+            },
             other => bail!("unknown flag {other:?}; {USAGE}"),
         }
     }
@@ -94,6 +119,7 @@ fn parse_args() -> Result<Args> {
         warmup,
         reps,
         seed,
+        train,
     })
 }
 
@@ -141,6 +167,58 @@ fn input(n: usize, size: usize, device: &Device) -> Result<Tensor> {
     Ok(Tensor::from_vec(values, (n, 1, size, size), device)?)
 }
 
+/// The training loss of the bench: see the module docs.
+fn train_loss(net: &Net, x: &Tensor) -> Result<Tensor> {
+    use reference_model::nets::blocks::bce_with_logits;
+    let out = net.forward_t(x, true)?;
+    let mut total = Tensor::zeros((), DType::F32, x.device())?;
+    if let Some(seg) = &out.segmentation {
+        let target = x.gt(0.5)?.to_dtype(DType::F32)?;
+        total = (total + bce_with_logits(seg, &target)?)?;
+    }
+    if let Some(features) = &out.features {
+        let logit = net
+            .classify(&features.max_keepdim(0)?)?
+            .context("a network with features classifies")?;
+        let weight = if out.segmentation.is_some() { 0.1 } else { 1.0 };
+        let y = Tensor::ones_like(&logit)?;
+        total = (total + (bce_with_logits(&logit, &y)? * weight)?)?;
+    }
+    Ok(total)
+}
+
+/// Times `reps` training steps after `warmup` ones; returns the times and the first loss.
+fn time_training(net: &Net, map: &VarMap, x: &Tensor, args: &Args) -> Result<(Vec<f64>, f32)> {
+    use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+    let trainable: Vec<_> = map
+        .data()
+        .lock()
+        .map_err(|_| anyhow::anyhow!("parameter map poisoned"))?
+        .iter()
+        .filter(|(name, _)| !name.ends_with("running_mean") && !name.ends_with("running_var"))
+        .map(|(_, v)| v.clone())
+        .collect();
+    let params = ParamsAdamW {
+        lr: 1e-3,
+        weight_decay: 0.0,
+        ..Default::default()
+    };
+    let mut opt = AdamW::new(trainable, params)?;
+    let mut first = None;
+    let mut ms = Vec::with_capacity(args.reps);
+    for step in 0..args.warmup + args.reps {
+        let start = Instant::now();
+        let loss = train_loss(net, x)?;
+        opt.backward_step(&loss)?;
+        let elapsed = start.elapsed().as_secs_f64() * 1e3;
+        first.get_or_insert(loss.to_scalar::<f32>()?);
+        if step >= args.warmup {
+            ms.push(elapsed);
+        }
+    }
+    Ok((ms, first.expect("at least one step")))
+}
+
 fn main() -> Result<()> {
     let args = parse_args()?;
     let device = Device::Cpu;
@@ -171,6 +249,34 @@ fn main() -> Result<()> {
         );
     }
     let x = input(args.slices, args.size, &device)?;
+    if args.train {
+        // PyTorch trains on the same input, read from the same file.
+        candle_core::safetensors::save(
+            &HashMap::from([("input".to_owned(), x.clone())]),
+            &args.out,
+        )
+        .with_context(|| format!("writing {}", args.out.display()))?;
+        let (ms, first_loss) = time_training(&net, &map, &x, &args)?;
+        let (median, min) = median_min(&ms);
+        let report = serde_json::json!({
+            "arch": args.name,
+            "arch_config": arch,
+            "impl": "candle",
+            "mode": "train",
+            "conv": conv_name(),
+            "threads": candle_core::utils::get_num_threads(),
+            "input": [args.slices, 1, args.size, args.size],
+            "weights": source,
+            "warmup": args.warmup,
+            "reps": args.reps,
+            "first_loss": first_loss,
+            "median_ms": median,
+            "min_ms": min,
+            "all_ms": ms,
+        });
+        println!("{report}");
+        return Ok(());
+    }
 
     for _ in 0..args.warmup {
         net.forward_t(&x, false)?;
@@ -183,14 +289,7 @@ fn main() -> Result<()> {
         ms.push(start.elapsed().as_secs_f64() * 1e3);
         drop(out);
     }
-    let mut sorted = ms.clone();
-    sorted.sort_by(f64::total_cmp);
-    let mid = sorted.len() / 2;
-    let median = if sorted.len().is_multiple_of(2) {
-        (sorted[mid - 1] + sorted[mid]) / 2.0
-    } else {
-        sorted[mid]
-    };
+    let (median, min) = median_min(&ms);
 
     let out = net.forward_t(&x, false)?;
     let mut tensors = HashMap::from([("input".to_owned(), x.clone())]);
@@ -217,10 +316,34 @@ fn main() -> Result<()> {
         "weights": source,
         "warmup": args.warmup,
         "reps": args.reps,
+        "mode": "forward",
+        "conv": conv_name(),
         "median_ms": median,
-        "min_ms": sorted[0],
+        "min_ms": min,
         "all_ms": ms,
     });
     println!("{report}");
     Ok(())
+}
+
+/// Which convolution path this process uses.
+fn conv_name() -> &'static str {
+    if reference_model::nets::conv::fast_path(&Device::Cpu) {
+        "fast"
+    } else {
+        "candle"
+    }
+}
+
+/// The median and the minimum of `ms` (not empty).
+fn median_min(ms: &[f64]) -> (f64, f64) {
+    let mut sorted = ms.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let mid = sorted.len() / 2;
+    let median = if sorted.len().is_multiple_of(2) {
+        (sorted[mid - 1] + sorted[mid]) / 2.0
+    } else {
+        sorted[mid]
+    };
+    (median, sorted[0])
 }

@@ -114,6 +114,15 @@ fn main() {
             .collect();
         println!("| threshold baseline AUC vs {c} | {:.3} |", auc(&pos, &neg));
     }
+    let (truth, found): (Vec<f64>, Vec<f64>) = rows
+        .iter()
+        .filter(|r| r.category == Category::Covid)
+        .map(|r| (r.severity, r.baseline))
+        .unzip();
+    println!(
+        "| threshold baseline Spearman, covid | {:.3} (paper 0.87) |",
+        spearman(&truth, &found)
+    );
 
     let mut big = plan(Split::Test, Profile::Realistic, seed, None);
     big.sort_by_key(|s| std::cmp::Reverse(s.geometry.shape[2]));
@@ -166,7 +175,7 @@ fn dice(a: &[u8], b: &[u8]) -> f64 {
 /// The paper's threshold segmenter, scored with the EVALUATION.md severity formula.
 fn threshold_severity(s: &Study) -> f64 {
     let [nx, ny, nz] = s.geometry.shape;
-    let sp = [0, 1, 2].map(|a| s.geometry.affine[a][a]);
+    let sp = s.geometry.spacing();
     let mut v: Vec<f32> =
         s.hu.iter()
             .zip(&s.lungs)
@@ -209,6 +218,36 @@ fn blur(v: &mut [f32], shape: [usize; 3], axis: usize, sigma: f32) {
         }
         *out = acc / norm;
     }
+}
+
+/// Ranks from 1, ties sharing their mean rank.
+fn ranks(v: &[f64]) -> Vec<f64> {
+    let mut order: Vec<usize> = (0..v.len()).collect();
+    order.sort_by(|&a, &b| v[a].total_cmp(&v[b]));
+    let mut out = vec![0.0; v.len()];
+    let mut i = 0;
+    while i < order.len() {
+        let mut j = i;
+        while j + 1 < order.len() && v[order[j + 1]] == v[order[i]] {
+            j += 1;
+        }
+        for &k in &order[i..=j] {
+            out[k] = (i + j) as f64 / 2.0 + 1.0;
+        }
+        i = j + 1;
+    }
+    out
+}
+
+/// Spearman's rho: Pearson's correlation of the ranks.
+fn spearman(a: &[f64], b: &[f64]) -> f64 {
+    let (ra, rb) = (ranks(a), ranks(b));
+    let n = ra.len() as f64;
+    let (ma, mb) = (ra.iter().sum::<f64>() / n, rb.iter().sum::<f64>() / n);
+    let cov: f64 = ra.iter().zip(&rb).map(|(x, y)| (x - ma) * (y - mb)).sum();
+    let va: f64 = ra.iter().map(|x| (x - ma).powi(2)).sum();
+    let vb: f64 = rb.iter().map(|y| (y - mb).powi(2)).sum();
+    cov / (va * vb).sqrt()
 }
 
 /// Mann-Whitney ROC AUC, ties counting one half.

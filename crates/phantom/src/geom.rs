@@ -138,21 +138,29 @@ pub(crate) struct Grid {
 }
 
 impl Grid {
+    /// The anatomy is built in voxel order: the grid's `x` grows with `i` whatever the sign
+    /// of the affine's first column, so a study drawn on an `L A S` grid (see
+    /// `plan::lps_columns`) has the same voxels as on an `R A S` one.
+    ///
     /// # Panics
-    /// If the affine is not axis aligned with a positive diagonal (RAS+ voxel axes), the
-    /// only kind of grid [`crate::plan()`] produces.
+    /// If the affine is not axis aligned, or its second or third axis does not point to
+    /// anterior and superior: the only kinds of grid [`crate::plan()`] produces.
     pub(crate) fn new(g: &volume::Geometry) -> Self {
         for (row, r) in g.affine.iter().enumerate() {
             for (col, &v) in r.iter().take(3).enumerate() {
-                let ok = if row == col { v > 0.0 } else { v == 0.0 };
+                let ok = match (row == col, row) {
+                    (true, 0) => v != 0.0,
+                    (true, _) => v > 0.0,
+                    (false, _) => v == 0.0,
+                };
                 assert!(
                     ok,
-                    "phantom grids must be axis aligned with a positive diagonal: {g:?}"
+                    "phantom grids must be axis aligned, with j anterior and k superior: {g:?}"
                 );
             }
         }
         let n = g.shape;
-        let s = [0, 1, 2].map(|a| g.affine[a][a] as f32);
+        let s = g.spacing().map(|v| v as f32);
         let origin = [0, 1, 2].map(|a| -s[a] * (n[a] as f32 - 1.0) / 2.0);
         Self { n, s, origin }
     }
@@ -333,10 +341,17 @@ mod tests {
     }
 
     #[test]
+    fn a_left_pointing_first_axis_keeps_the_voxel_grid() {
+        let ras = volume::Geometry::axis_aligned([5, 4, 3], [2.0, 1.0, 3.0]);
+        let (a, b) = (Grid::new(&ras), Grid::new(&crate::plan::lps_columns(ras)));
+        assert_eq!((a.n, a.s, a.at(0, 1)), (b.n, b.s, b.at(0, 1)));
+    }
+
+    #[test]
     #[should_panic(expected = "axis aligned")]
-    fn a_flipped_grid_is_refused() {
+    fn a_grid_with_its_head_down_is_refused() {
         let mut geometry = volume::Geometry::axis_aligned([5, 4, 3], [2.0, 1.0, 3.0]);
-        geometry.affine[0][0] = -2.0;
+        geometry.affine[2][2] = -3.0;
         Grid::new(&geometry);
     }
 

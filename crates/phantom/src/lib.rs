@@ -7,10 +7,12 @@
 //!
 //! # Orientation
 //!
-//! Voxel `(i, j, k)` lives at `i + nx * (j + ny * k)`. The affine is axis aligned with a
-//! positive diagonal in RAS+ (NIfTI) world coordinates: `i` grows towards the patient's
-//! left, `j` towards anterior and `k` towards the head. The right lung (label 1) therefore
-//! lies at small `i`, the spine at small `j` and the lung apices at large `k`.
+//! Voxel `(i, j, k)` lives at `i + nx * (j + ny * k)`. The affine is axis aligned, written
+//! as DICOM-to-NIfTI converters write axial CT: in RAS+ (NIfTI) world coordinates `i` grows
+//! towards the patient's left (the first column is `-dx`), `j` towards anterior and `k`
+//! towards the head (`nibabel.aff2axcodes`: `L A S`). The right lung (label 1) therefore
+//! lies at small `i`, at positive world `x`; the heart leans to large `i`, the patient's
+//! left; the spine lies at small `j` and the lung apices at large `k`.
 //!
 //! # What a study contains
 //!
@@ -27,7 +29,12 @@
 //!   dependent atelectasis, an elevated hemidiaphragm and sometimes a pleural effusion;
 //! - `nodules`: 1-10 solid nodules and masses of 5-40 mm, some spiculated or calcified, in
 //!   older lungs with dependent density;
-//! - `normal`: clean lungs, at most faint dependent density.
+//! - `normal`: no disease.
+//!
+//! Every category, normal included, also shows what real chest CTs show without disease
+//! (`confounders`): inspiration levels that shift the lung density, a gravity gradient,
+//! dependent subsegmental atelectasis, breathing motion at the bases, partial volume at
+//! the diaphragm domes, calcified granulomas and, in some, upper-lobe emphysema.
 //!
 //! The non-COVID pathologies are dense, so a Hounsfield-threshold segmenter finds "affected"
 //! lung in them as it does in the paper's test set. [`Study::affected_percent`] gives the
@@ -37,6 +44,7 @@
 //! severities, inter-rater Dice and the threshold baseline's AUCs for a seed.
 
 mod anatomy;
+mod confounders;
 mod geom;
 mod kinds;
 mod lesions;

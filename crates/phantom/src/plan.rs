@@ -209,7 +209,17 @@ fn sample_geometry(profile: Profile, rng: &mut ChaCha12Rng) -> Geometry {
     };
     let nz = ((extent / dz).round() as usize + 1).min(max_slices);
     let pixel = fov / n as f64;
-    Geometry::axis_aligned([n, n, nz], [pixel, pixel, dz])
+    lps_columns(Geometry::axis_aligned([n, n, nz], [pixel, pixel, dz]))
+}
+
+/// The grid with its first axis towards the patient's left, as DICOM-to-NIfTI converters
+/// write axial CT (DICOM's rows run from the patient's right to left): `i` grows towards
+/// the left (`-x` in RAS+ world coordinates), `j` towards anterior, `k` towards the head
+/// (`nibabel.aff2axcodes` gives `L A S`). The volume stays centred on the world origin.
+pub(crate) fn lps_columns(mut g: Geometry) -> Geometry {
+    g.affine[0][0] = -g.affine[0][0];
+    g.affine[0][3] = -g.affine[0][3];
+    g
 }
 
 #[cfg(test)]
@@ -312,7 +322,7 @@ mod tests {
     fn geometries_stay_within_the_profile_bounds() {
         for s in plan(Split::Test, Profile::Demo, 3, None) {
             let [nx, ny, nz] = s.geometry.shape;
-            let sp = [0, 1, 2].map(|a| s.geometry.affine[a][a]);
+            let sp = s.geometry.spacing();
             assert!(
                 nx == 128 && ny == 128 && (30..=64).contains(&nz),
                 "{:?}",
@@ -323,7 +333,7 @@ mod tests {
         }
         for s in plan(Split::Test, Profile::Realistic, 3, None) {
             let [nx, ny, nz] = s.geometry.shape;
-            let sp = [0, 1, 2].map(|a| s.geometry.affine[a][a]);
+            let sp = s.geometry.spacing();
             assert!(
                 nx == 512 && ny == 512 && (35..=300).contains(&nz),
                 "{:?}",

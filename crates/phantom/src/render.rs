@@ -5,6 +5,7 @@
 //! of that scene and of hashed noise, so the output is byte-identical on any thread count.
 
 use crate::anatomy::Anatomy;
+use crate::confounders::Confounders;
 use crate::geom::{Grid, V3, lerp, smoothstep};
 use crate::kinds::Category;
 use crate::lesions::{LesionSlice, fit_severity};
@@ -97,8 +98,10 @@ pub fn generate(spec: &StudySpec) -> Study {
         let target = (spec.target_severity.unwrap_or(10.0) / 100.0) as f32;
         fit_severity(&mut path.blobs, &an, &grid, path.shares.map(|s| s * target));
     }
+    let confounders = Confounders::sample(&an);
     let scene = Scene {
         an: &an,
+        confounders: &confounders,
         grid,
         tubes: &tubes,
         path: &path,
@@ -160,6 +163,7 @@ impl Scratch {
 /// Everything drawn for one study, shared read-only by the slice renderers.
 struct Scene<'a> {
     an: &'a Anatomy,
+    confounders: &'a Confounders,
     grid: Grid,
     tubes: &'a [LungTube],
     path: &'a Pathology,
@@ -216,8 +220,10 @@ impl Scene<'_> {
                         let (c, f) = (coarse.at(x, y), fine.at(x, y));
                         let d_post = sl.posterior_depth(x, y);
                         // Dependent lung is denser: more blood and less air at the back.
+                        let (inspiration, gradient) = self.confounders.parenchyma();
                         let mut v = an.hu.lung
-                            + an.hu.gradient * (1.0 - smoothstep(0.0, 90.0, d_post))
+                            + inspiration
+                            + (an.hu.gradient + gradient) * (1.0 - smoothstep(0.0, 90.0, d_post))
                             + 2.0 * an.hu.texture * (0.6 * c + 0.4 * f);
                         // Fissures: thin pleural lines, lost in the partial volume of thick slices.
                         let d = an.fissure_distance(usize::from(side - 1), x, y, z);
@@ -229,6 +235,14 @@ impl Scene<'_> {
                                 b.depth * smoothstep(b.top, 0.5 * b.top, t) * (1.0 + 0.35 * c);
                             v = lerp(v, b.hu, smoothstep(depth + 3.0, depth - 3.0, d_post - eff));
                         }
+                        v = self.confounders.shade(
+                            v,
+                            usize::from(side - 1),
+                            V3::new(x, y, z),
+                            (t, d_post, z - an.diaphragm_z(x, y)),
+                            c,
+                            g.s[2],
+                        );
                         if let Some(hit) = lesions.hit(an, &scratch.blobs, side, V3::new(x, y, z)) {
                             v = lesions.shade(&hit, v, f, x, y, g.s[0]);
                             if let Some(bits) = bits.as_deref_mut() {

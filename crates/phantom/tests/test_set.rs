@@ -21,8 +21,8 @@ fn of_category(specs: &[StudySpec], category: Category, n: usize) -> Vec<StudySp
         .collect()
 }
 
-/// Voxel count, mean HU and mean world x (RAS: larger is further to the patient's left)
-/// of lung label `label`.
+/// Voxel count, mean HU and mean world x (RAS+: larger is further to the patient's right)
+/// of lung label `label`, through the study's affine.
 fn lung_stats(s: &Study, label: u8) -> (usize, f64, f64) {
     let nx = s.geometry.shape[0];
     let a = s.geometry.affine;
@@ -144,22 +144,28 @@ fn training_and_validation_studies_never_reproduce_test_studies() {
 }
 
 #[test]
-fn the_right_lung_lies_on_the_patients_right_is_larger_and_near_minus_850_hu() {
+fn the_right_lung_lies_on_the_patients_right_is_larger_and_aerated() {
     let specs = demo_test_set();
     let normals = of_category(&specs, Category::Normal, 6);
     for spec in &normals {
         let s = generate(spec);
         let (right, right_hu, right_x) = lung_stats(&s, 1);
         let (left, left_hu, left_x) = lung_stats(&s, 2);
+        // What a viewer shows and `nibabel.aff2axcodes` says: the first axis points to the
+        // patient's left (L A S), and label 1 lies on the patient's right.
+        assert!(s.geometry.affine[0][0] < 0.0, "{}", spec.id);
         assert!(
-            right_x < 0.0 && left_x > 0.0,
-            "{}: {right_x} {left_x}",
+            right_x > 0.0 && left_x < 0.0,
+            "{}: right lung at x = {right_x:.0} mm, left at {left_x:.0} mm",
             spec.id
         );
         assert!(right > left, "{}: {right} vs {left} voxels", spec.id);
         let mean = (right_hu * right as f64 + left_hu * left as f64) / (right + left) as f64;
         assert!(
-            (-900.0..-790.0).contains(&mean),
+            // Parenchyma near -900 HU, shifted by the inspiration level, and the dependent
+            // atelectasis most studies get (crate::confounders): denser on average than
+            // real normal lungs (docs/dataset.md says by how much).
+            (-900.0..-640.0).contains(&mean),
             "{}: mean lung {mean:.0} HU",
             spec.id
         );
@@ -266,6 +272,6 @@ fn the_first_reference_study_is_pinned() {
     );
     assert_eq!(
         format!("{:016x}", fingerprint(&generate(spec))),
-        "3b0db427040c47c5"
+        "28bfe1c47fc0d78e"
     );
 }

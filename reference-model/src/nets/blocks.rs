@@ -1,6 +1,7 @@
 //! Building blocks shared by every architecture: convolutions (2D, and 3D through depth
 //! taps), batch norm, residual blocks and the numerically stable binary cross-entropy.
 
+use super::conv;
 use candle_core::{D, Module, ModuleT, Result, Tensor};
 use candle_nn::{BatchNorm, BatchNormConfig, VarBuilder};
 
@@ -76,32 +77,66 @@ impl Conv {
 impl Module for Conv {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let y = match self.dims {
-            Dims::Two => x.conv2d(&self.weight, self.padding, self.stride, 1, 1)?,
-            Dims::Three => {
-                let depth = x.dim(0)?;
-                let padded = x.pad_with_zeros(0, 1, 1)?;
-                let mut sum: Option<Tensor> = None;
-                for t in 0..3 {
-                    let kernel = self.weight.narrow(2, t, 1)?.squeeze(2)?.contiguous()?;
-                    let tap = padded.narrow(0, t, depth)?.conv2d(
-                        &kernel,
-                        self.padding,
-                        self.stride,
-                        1,
-                        1,
-                    )?;
-                    sum = Some(match sum {
-                        None => tap,
-                        Some(s) => (s + tap)?,
-                    });
-                }
-                sum.expect("three taps")
-            }
+            Dims::Two => conv::conv2d(x, &self.weight, self.padding, self.stride)?,
+            Dims::Three if conv::fast_path(x.device()) => self.taps_cpu(x)?,
+            Dims::Three => self.taps(x)?,
         };
         match &self.bias {
             None => Ok(y),
             Some(b) => y.broadcast_add(&b.reshape((1, (), 1, 1))?),
         }
+    }
+}
+
+impl Conv {
+    /// The kernel of depth tap `t`, `[out, in, k, k]`.
+    fn tap_kernel(&self, t: usize) -> Result<Tensor> {
+        self.weight.narrow(2, t, 1)?.squeeze(2)?.contiguous()
+    }
+
+    /// A 3D convolution as the sum of three 2D ones over depth taps (any device).
+    fn taps(&self, x: &Tensor) -> Result<Tensor> {
+        let depth = x.dim(0)?;
+        let padded = x.pad_with_zeros(0, 1, 1)?;
+        let mut sum: Option<Tensor> = None;
+        for t in 0..3 {
+            let tap = padded.narrow(0, t, depth)?.conv2d(
+                &self.tap_kernel(t)?,
+                self.padding,
+                self.stride,
+                1,
+                1,
+            )?;
+            sum = Some(match sum {
+                None => tap,
+                Some(s) => (s + tap)?,
+            });
+        }
+        Ok(sum.expect("three taps"))
+    }
+
+    /// The same on the CPU with one im2col of the padded volume shared by the three taps:
+    /// tap `t` multiplies its kernel with the columns of slices `t..t + depth`.
+    fn taps_cpu(&self, x: &Tensor) -> Result<Tensor> {
+        let depth = x.dim(0)?;
+        let (c_out, c_in, _, k, _) = self.weight.dims5()?;
+        let cols = conv::im2col(&x.pad_with_zeros(0, 1, 1)?, k, self.padding, self.stride)?;
+        let mut sum: Option<Tensor> = None;
+        for t in 0..3 {
+            let kernel = self
+                .tap_kernel(t)?
+                .reshape((1, c_out, c_in * k * k))?
+                .broadcast_as((depth, c_out, c_in * k * k))?;
+            let tap = kernel.matmul(&cols.narrow(0, t, depth)?)?;
+            sum = Some(match sum {
+                None => tap,
+                Some(s) => (s + tap)?,
+            });
+        }
+        let (h, w) = (x.dim(2)?, x.dim(3)?);
+        let out = |n: usize| (n + 2 * self.padding - k) / self.stride + 1;
+        sum.expect("three taps")
+            .reshape((depth, c_out, out(h), out(w)))
     }
 }
 
@@ -280,6 +315,33 @@ mod tests {
             .get(j as usize)?
             .to_scalar::<f32>()?;
         assert!((got - want).abs() < 1e-4, "{got} vs {want}");
+        Ok(())
+    }
+
+    #[test]
+    fn the_shared_im2col_3d_path_matches_three_candle_convolutions() -> Result<()> {
+        let dev = Device::Cpu;
+        let map = VarMap::new();
+        let vb = VarBuilder::from_varmap(&map, DType::F32, &dev);
+        for (name, k) in [("a", 3), ("b", 1)] {
+            let conv = Conv::new(vb.pp(name), Dims::Three, (3, 4, k), 1, false)?;
+            let x = candle_core::Var::from_tensor(&Tensor::randn(0f32, 1.0, (5, 3, 6, 7), &dev)?)?;
+            let (ours, theirs) = (conv.taps_cpu(x.as_tensor())?, conv.taps(x.as_tensor())?);
+            let diff = (&ours - &theirs)?
+                .abs()?
+                .flatten_all()?
+                .max(0)?
+                .to_scalar::<f32>()?;
+            assert!(diff < 1e-4, "k {k}: forward differs by {diff}");
+            let probe = Tensor::randn(0f32, 1.0, ours.dims(), &dev)?;
+            let (g1, g2) = (
+                (ours * &probe)?.sum_all()?.backward()?,
+                (theirs * &probe)?.sum_all()?.backward()?,
+            );
+            let (a, b) = (g1.get(&x).expect("grad"), g2.get(&x).expect("grad"));
+            let diff = (a - b)?.abs()?.flatten_all()?.max(0)?.to_scalar::<f32>()?;
+            assert!(diff < 1e-3, "k {k}: input gradient differs by {diff}");
+        }
         Ok(())
     }
 

@@ -2,6 +2,7 @@
 //! so the small shipped variants and the paper-size ones share one implementation.
 
 pub mod blocks;
+pub mod conv;
 pub mod multitask;
 pub mod resnet;
 pub mod unet;
