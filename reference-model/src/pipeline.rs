@@ -284,21 +284,8 @@ impl Pipeline {
     }
 }
 
-/// `100 * max over lungs of |lesions in lung| / |lung|`, a lung without voxels counting 0.
+/// `100 * max over lungs of |lesions in lung| / |lung|` (EVALUATION.md), a lung without
+/// voxels counting 0: [`metrics::affected_percent_of`] on the image grid.
 pub fn affected_percent(lesions: &[u8], lungs: &[u8]) -> f64 {
-    let mut n = [0u64; 3];
-    let mut hit = [0u64; 3];
-    for (&m, &l) in lesions.iter().zip(lungs) {
-        let l = usize::from(l.min(2));
-        n[l] += 1;
-        hit[l] += u64::from(m != 0);
-    }
-    let frac = |l: usize| {
-        if n[l] == 0 {
-            0.0
-        } else {
-            100.0 * hit[l] as f64 / n[l] as f64
-        }
-    };
-    frac(1).max(frac(2))
+    metrics::affected_percent_of(lungs.iter().zip(lesions).map(|(&l, &m)| (l, m != 0)))
 }

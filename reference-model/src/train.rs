@@ -259,23 +259,19 @@ fn loss(net: &Net, ex: &Example, device: &Device) -> Result<Tensor> {
     Ok(total)
 }
 
-/// Predicted affected percentage (larger lung) on the working grid.
+/// Predicted affected percentage (larger lung) on the working grid: lesion and lung maps
+/// thresholded at 0.5, then [`metrics::affected_percent_of`].
 pub fn working_severity(lesions: &Stack, right: &Stack, left: &Stack) -> f64 {
-    let frac = |lung: &Stack| {
-        let (mut n, mut hit) = (0usize, 0usize);
-        for (&l, &p) in lung.data.iter().zip(&lesions.data) {
-            if l >= 0.5 {
-                n += 1;
-                hit += usize::from(p >= 0.5);
-            }
-        }
-        if n == 0 {
-            0.0
+    let labels = right.data.iter().zip(&left.data).map(|(&r, &l)| {
+        if r >= 0.5 {
+            1
+        } else if l >= 0.5 {
+            2
         } else {
-            100.0 * hit as f64 / n as f64
+            0
         }
-    };
-    frac(right).max(frac(left))
+    });
+    metrics::affected_percent_of(labels.zip(lesions.data.iter().map(|&p| p >= 0.5)))
 }
 
 /// Validates `net` on `samples` with ground-truth lungs.

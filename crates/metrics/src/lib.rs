@@ -1,5 +1,6 @@
 //! Scoring metrics of the TriageBoard leaderboard: ROC AUC, Spearman's rho, Dice, their
-//! percentile-bootstrap intervals, and DeLong's test for comparing two AUCs.
+//! percentile-bootstrap intervals, DeLong's test for comparing two AUCs, and the severity
+//! formula itself.
 //!
 //! Every function is pure (this crate never does IO) and total: degenerate input (empty,
 //! constant, NaN, mismatched lengths) gives `None`, never a NaN and never a panic, so that a
@@ -12,6 +13,7 @@ mod dice;
 mod mean;
 mod quantile;
 mod ranks;
+pub mod severity;
 mod spearman;
 
 pub use auc::roc_auc;
@@ -21,4 +23,5 @@ pub use dice::dice;
 pub use mean::mean;
 pub use quantile::quantile;
 pub use ranks::average_ranks;
+pub use severity::{affected_percent, affected_percent_of};
 pub use spearman::spearman;

@@ -130,10 +130,6 @@ impl Confounders {
     /// from `v`, its density without them. `t` is the relative height, `d_post` the depth
     /// from the posterior wall, `dome` the height above the diaphragm (mm), `c` coarse
     /// texture noise in [-1, 1] and `dz` the slice spacing.
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "the per-voxel quantities the renderer already has"
-    )]
     pub(crate) fn shade(
         &self,
         v: f32,

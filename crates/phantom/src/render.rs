@@ -43,22 +43,7 @@ impl Study {
     /// right (R) and left (G) lungs, as in EVALUATION.md; a lung without voxels counts 0.
     pub fn rater_severity(&self, rater: usize) -> f64 {
         let mask = &self.lesions[rater];
-        let mut lung = [0usize; 2];
-        let mut hit = [0usize; 2];
-        for (&l, &m) in self.lungs.iter().zip(mask) {
-            if l == 1 || l == 2 {
-                lung[usize::from(l - 1)] += 1;
-                hit[usize::from(l - 1)] += usize::from(m != 0);
-            }
-        }
-        let frac = |s: usize| {
-            if lung[s] == 0 {
-                0.0
-            } else {
-                hit[s] as f64 / lung[s] as f64
-            }
-        };
-        100.0 * frac(0).max(frac(1))
+        metrics::affected_percent_of(self.lungs.iter().zip(mask).map(|(&l, &m)| (l, m != 0)))
     }
 
     /// Ground-truth affected percentage: the mean of the raters' severities, 0 without masks.

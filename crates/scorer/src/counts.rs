@@ -76,17 +76,8 @@ pub fn count_study(truth: &DecodedTruth, predicted: Option<&Mask>) -> StudyCount
     counts
 }
 
-/// `100 * max(|X ∩ R| / |R|, |X ∩ G| / |G|)`; a lung with no voxel contributes 0.
-pub fn affected_percent(in_lung: [u64; 2], lungs: [u64; 2]) -> f64 {
-    let fraction = |inside: u64, lung: u64| {
-        if lung == 0 {
-            0.0
-        } else {
-            inside as f64 / lung as f64
-        }
-    };
-    100.0 * fraction(in_lung[0], lungs[0]).max(fraction(in_lung[1], lungs[1]))
-}
+/// The severity formula, shared with the phantom and the reference pipeline.
+pub use metrics::affected_percent;
 
 impl StudyCounts {
     /// Ground-truth affected percentage: the mean of each rater's, 0 without raters.
