@@ -27,7 +27,7 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha12Rng;
 
 /// Key (xored with the study key) of the confounders' generator.
-const CONFOUNDER_KEY: u64 = 0xC0F0_0D;
+const CONFOUNDER_KEY: u64 = 0x00C0_F00D;
 
 /// Soft-tissue density the partial volume at the domes mixes in (liver, spleen, muscle).
 const DOME_TISSUE_HU: f32 = 45.0;
