@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 use reference_model::predict::{Output, PredictOptions, predict};
-use reference_model::zoo;
+use reference_model::zoo::{self, Model};
 use sha2::{Digest, Sha256};
 
 use crate::accounts::hex;
@@ -42,7 +42,7 @@ fn set(tracker: &Tracker, running: bool, message: String) {
 }
 
 /// The models entered as baselines.
-pub fn models() -> Vec<String> {
+pub fn models() -> Vec<Model> {
     zoo::baselines()
 }
 
@@ -115,10 +115,10 @@ pub async fn run(state: &AppState) -> anyhow::Result<(usize, u64)> {
     );
     let stamp = clock::now_ms();
     let mut outputs = Vec::with_capacity(models.len());
-    for model in &models {
-        let ext = zoo::config(model)?.task.submission_extension();
+    for &model in &models {
+        let ext = zoo::config(model).task.submission_extension();
         outputs.push(Output {
-            model: model.clone(),
+            model,
             out: state
                 .config
                 .submissions_dir()
@@ -167,7 +167,7 @@ pub async fn run(state: &AppState) -> anyhow::Result<(usize, u64)> {
             size_bytes: bytes.len() as u64,
             sha256: hex(&Sha256::digest(&bytes)),
         };
-        let id = intake::enter(state, &user, stored, entry(&output.model)?)
+        let id = intake::enter(state, &user, stored, entry(output.model))
             .await
             .map_err(|e| anyhow::anyhow!("entering the {} baseline: {e}", output.model))?;
         ids.push(id);
@@ -190,20 +190,23 @@ pub fn public_status(state: &AppState) -> Option<String> {
 
 /// How a reference model's result is entered: a baseline (final from the start) that
 /// names its model, so that the board links the card.
-pub fn entry(model: &str) -> anyhow::Result<intake::Entry> {
-    let config = zoo::config(model)?;
-    Ok(intake::Entry {
+pub fn entry(model: Model) -> intake::Entry {
+    let config = zoo::config(model);
+    intake::Entry {
         method: format!("{} (reference)", config.title),
         description: format!(
             "Reference model `{model}` of the paper's pipeline, trained on the synthetic train split; model card: /models/{model}"
         ),
         paper_url: None,
         code_url: None,
-        reference_model: Some(model.to_owned()),
-    })
+        reference_model: Some(model.to_string()),
+    }
 }
 
 /// Where a model's coronal projections go (organizers only).
-pub fn projections_dir(data_dir: &Path, model: &str) -> PathBuf {
-    data_dir.join("reference").join(model).join("projections")
+pub fn projections_dir(data_dir: &Path, model: Model) -> PathBuf {
+    data_dir
+        .join("reference")
+        .join(model.name())
+        .join("projections")
 }

@@ -103,11 +103,11 @@ impl Entry {
                         .to_owned(),
                 ));
             }
-            Some(model) if !reference_model::zoo::NAMES.contains(&model.as_str()) => {
+            Some(model) if model.parse::<reference_model::zoo::Model>().is_err() => {
                 return Err(AppError::bad_request(format!(
                     "{:?} is not a reference model; use one of {}",
                     model.escape_default().to_string(),
-                    reference_model::zoo::NAMES.join(", ")
+                    reference_model::zoo::names().join(", ")
                 )));
             }
             other => other,

@@ -8,9 +8,10 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use helpers::{Backend, spawn_app_with};
+use reference_model::Device;
 use reference_model::predict::{Output, PredictOptions, predict};
 use reference_model::train::{TrainPaths, train};
-use reference_model::{Device, zoo};
+use reference_model::zoo::{self, Model};
 use serde_json::Value;
 use triageboard::dataset::{Synth, synthesize};
 
@@ -48,7 +49,7 @@ fn training_writes_weights_a_record_and_a_card_and_resumes() {
         val: dir.path().join("val"),
         weights: dir.path().join("weights"),
     };
-    let mut config = zoo::config("unet").unwrap();
+    let mut config = zoo::config(Model::Unet);
     let recipe = config.recipe.as_mut().unwrap();
     (recipe.steps, recipe.slices, recipe.val_every) = (2, 2, 1);
     let record = train(&config, &paths, &Device::Cpu, false).unwrap();
@@ -101,7 +102,7 @@ fn training_writes_weights_a_record_and_a_card_and_resumes() {
 
 #[test]
 fn an_unknown_model_or_device_gets_a_clear_error() {
-    let err = zoo::config("resnet18").unwrap_err().to_string();
+    let err = "resnet18".parse::<Model>().unwrap_err().to_string();
     assert!(
         err.contains("expected one of lungs, threshold, unet"),
         "{err}"
@@ -121,14 +122,14 @@ fn an_unknown_model_or_device_gets_a_clear_error() {
 #[test]
 fn the_shipped_models_write_submissions_the_scorer_accepts() {
     let dir = tempfile::tempdir().unwrap();
-    let outputs: Vec<Output> = zoo::NAMES[1..]
-        .iter()
+    let outputs: Vec<Output> = zoo::baselines()
+        .into_iter()
         .map(|m| {
-            let ext = zoo::config(m).unwrap().task.submission_extension();
+            let ext = zoo::config(m).task.submission_extension();
             Output {
-                model: (*m).to_owned(),
+                model: m,
                 out: dir.path().join(format!("{m}.{ext}")),
-                projections: Some(dir.path().join(m)),
+                projections: Some(dir.path().join(m.name())),
             }
         })
         .collect();
@@ -147,7 +148,7 @@ fn the_shipped_models_write_submissions_the_scorer_accepts() {
             .scores;
         assert_eq!(scores.n_studies, 6);
         assert!(scores.auc_vs_all.value.is_some(), "{}", output.model);
-        if output.model == "resnet" {
+        if output.model == Model::Resnet {
             assert!(
                 scores.dice.value.is_none(),
                 "a table-only submission has no Dice"
@@ -156,7 +157,8 @@ fn the_shipped_models_write_submissions_the_scorer_accepts() {
             let dice = scores.dice.value.unwrap_or(0.0);
             assert!(dice > 0.05, "{}: Dice {dice}", output.model);
         }
-        let png = std::fs::read(dir.path().join(&output.model).join("study_0001.png")).unwrap();
+        let png =
+            std::fs::read(dir.path().join(output.model.name()).join("study_0001.png")).unwrap();
         assert_eq!(&png[1..4], b"PNG");
     }
 }

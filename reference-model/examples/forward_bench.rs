@@ -222,7 +222,8 @@ fn time_training(net: &Net, map: &VarMap, x: &Tensor, args: &Args) -> Result<(Ve
 fn main() -> Result<()> {
     let args = parse_args()?;
     let device = Device::Cpu;
-    let config = reference_model::zoo::config(&args.name)?;
+    let model: reference_model::zoo::Model = args.name.parse()?;
+    let config = reference_model::zoo::config(model);
     let arch = config
         .arch
         .with_context(|| format!("{} has no network", args.name))?;

@@ -74,16 +74,24 @@ pub fn render(s: &Shipped) -> String {
             .map_or_else(String::new, |(at, lr)| format!(", {lr} from step {at}"));
         let _ = writeln!(
             out,
-            "## Training\n\n{:?}, learning rate {}{drop}; {} steps of {} slices; seed {}. Validation every {} steps; the weights of step {} were kept.\n\nWall time {:.0} s on {}.\n",
+            "## Training\n\n{:?}, learning rate {}{drop}; {} steps of {} slices; seed {}. Validation every {} steps on {}; the weights of step {} were kept.\n\nWall time {:.0} s on {}{}.\n",
             r.optimizer,
             r.lr,
             rec.steps,
             r.slices,
             r.seed,
             r.val_every,
+            r.val_slices.map_or_else(
+                || "every slice of each study".to_owned(),
+                |k| format!("at most {k} slices of each study")
+            ),
             rec.best_step,
             rec.wall_seconds,
-            rec.hardware
+            rec.hardware,
+            rec.val_seconds.map_or_else(String::new, |v| format!(
+                ", of which validation {v:.0} s ({:.1}%)",
+                100.0 * v / rec.wall_seconds.max(f64::MIN_POSITIVE)
+            ))
         );
         let _ = writeln!(
             out,

@@ -5,7 +5,7 @@ use crate::data::{to_working, working_size};
 use crate::infer::run_net;
 use crate::nets::{Arch, Dims, Net};
 use crate::prep::{self, Bbox, Stack};
-use crate::zoo::{self, ModelConfig, Shipped, Task};
+use crate::zoo::{self, Model, ModelConfig, Shipped, Task};
 use crate::{lungsplit, projection, threshold};
 use anyhow::{Context, Result, bail};
 use candle_core::{DType, Device};
@@ -25,9 +25,9 @@ pub struct Loaded {
 
 impl Loaded {
     /// Loads reference model `name` from `weights` (`<name>.json`, `<name>.safetensors`).
-    pub fn load(weights: &Path, name: &str, device: &Device) -> Result<Self> {
-        let config = if name == "threshold" {
-            zoo::config(name)?
+    pub fn load(weights: &Path, name: Model, device: &Device) -> Result<Self> {
+        let config = if name == Model::Threshold {
+            zoo::config(name)
         } else {
             Shipped::load(weights, name)?.config
         };
@@ -134,14 +134,14 @@ fn to_image_mask(src: &Stack, g: &Geometry) -> Vec<u8> {
 
 impl Pipeline {
     /// Loads the lungs model and `models` from `weights`.
-    pub fn load(weights: &Path, models: &[String], device: Device) -> Result<Self> {
-        let lungs = Loaded::load(weights, "lungs", &device)?;
+    pub fn load(weights: &Path, models: &[Model], device: Device) -> Result<Self> {
+        let lungs = Loaded::load(weights, Model::Lungs, &device)?;
         let mut loaded = Vec::with_capacity(models.len());
-        for model in models {
-            if model == "lungs" {
+        for &model in models {
+            if model == Model::Lungs {
                 bail!(
                     "lungs is the pipeline's first stage, not a lesion model: pick among {}",
-                    zoo::baselines().join(", ")
+                    zoo::names()[1..].join(", ")
                 );
             }
             let m = Loaded::load(weights, model, &device)?;

@@ -4,6 +4,7 @@
 use crate::data::{list_images, read_image};
 use crate::pipeline::{Pipeline, Times};
 use crate::submission::Writer;
+use crate::zoo::Model;
 use anyhow::{Context, Result, bail};
 use candle_core::Device;
 use std::path::PathBuf;
@@ -12,8 +13,8 @@ use std::time::Instant;
 /// One model to run and where its submission goes.
 #[derive(Clone, Debug)]
 pub struct Output {
-    /// Reference model name.
-    pub model: String,
+    /// Reference model.
+    pub model: Model,
     /// Submission file to write (`.zip`, or `.csv` for the classifier).
     pub out: PathBuf,
     /// Folder for the coronal projection PNGs (`<id>.png`), if wanted.
@@ -52,7 +53,7 @@ pub fn predict(
         bail!("no model to run");
     }
     let images = list_images(&opts.images)?;
-    let names: Vec<String> = opts.outputs.iter().map(|o| o.model.clone()).collect();
+    let names: Vec<Model> = opts.outputs.iter().map(|o| o.model).collect();
     let pipeline = Pipeline::load(&opts.weights, &names, device)?;
     let mut writers = Vec::with_capacity(opts.outputs.len());
     for (o, config) in opts.outputs.iter().zip(pipeline.configs()) {

@@ -5,7 +5,7 @@
 //! written from the record by `reference train`).
 
 use crate::nets::{Arch, Dims};
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -77,13 +77,17 @@ pub struct Recipe {
     pub seed: u64,
     /// Validate (and keep the best weights) every this many steps.
     pub val_every: usize,
+    /// The most slices of each validation study validated on (every slice when absent, as
+    /// in records written before the limit existed).
+    #[serde(default)]
+    pub val_slices: Option<usize>,
 }
 
 /// A reference model.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModelConfig {
-    /// Short name (`unet`, `unet-plus`...), the file stem of its weights.
-    pub name: String,
+    /// Which model (its short name in JSON), the file stem of its weights.
+    pub name: Model,
     /// Name as in the paper's Table 2.
     pub title: String,
     /// What it does.
@@ -100,25 +104,101 @@ pub struct ModelConfig {
 /// of every 2D model so that each trains in minutes on two CPU cores.
 pub const SPACING_MM: f64 = 4.0;
 
-/// Names of the seven reference models, the lungs first.
-pub const NAMES: [&str; 7] = [
-    "lungs",
-    "threshold",
-    "unet",
-    "unet-plus",
-    "unet3d",
-    "resnet",
-    "multitask",
-];
-
-/// The models that make submissions (every one but the lungs, a stage of the others).
-pub fn baselines() -> Vec<String> {
-    NAMES[1..].iter().map(|s| (*s).to_owned()).collect()
+/// The seven reference models, named as on the command line and in file names.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Model {
+    /// The lungs U-Net, the pipeline's first stage.
+    Lungs,
+    /// Thresholding.
+    Threshold,
+    /// The 2D U-Net.
+    Unet,
+    /// The 2D U-Net+ (trained on every study).
+    UnetPlus,
+    /// The 3D U-Net.
+    Unet3d,
+    /// The ResNet-50.
+    Resnet,
+    /// The multitask network.
+    Multitask,
 }
 
-/// The config of reference model `name`.
-pub fn config(name: &str) -> Result<ModelConfig> {
-    let recipe = |train_on, steps, slices, lr, optimizer| Recipe {
+impl Model {
+    /// Every reference model, the lungs first.
+    pub const ALL: [Self; 7] = [
+        Self::Lungs,
+        Self::Threshold,
+        Self::Unet,
+        Self::UnetPlus,
+        Self::Unet3d,
+        Self::Resnet,
+        Self::Multitask,
+    ];
+
+    /// The short name (`unet-plus`...), the file stem of its weights.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Lungs => "lungs",
+            Self::Threshold => "threshold",
+            Self::Unet => "unet",
+            Self::UnetPlus => "unet-plus",
+            Self::Unet3d => "unet3d",
+            Self::Resnet => "resnet",
+            Self::Multitask => "multitask",
+        }
+    }
+}
+
+impl std::fmt::Display for Model {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A name that is no reference model's.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown reference model {0:?}: expected one of {names}", names = names().join(", "))]
+pub struct UnknownModel(pub String);
+
+/// The names of [`Model::ALL`].
+pub fn names() -> Vec<&'static str> {
+    Model::ALL.iter().map(|m| m.name()).collect()
+}
+
+impl std::str::FromStr for Model {
+    type Err = UnknownModel;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|m| m.name() == s)
+            .ok_or_else(|| UnknownModel(s.to_owned()))
+    }
+}
+
+/// The models that make submissions (every one but the lungs, a stage of the others).
+pub fn baselines() -> Vec<Model> {
+    Model::ALL[1..].to_vec()
+}
+
+/// The config of reference model `model`.
+pub fn config(model: Model) -> ModelConfig {
+    // Four validations per run, each on a few slices of every validation study, keep
+    // validation near a tenth of the training time.
+    let recipe = |train_on, steps: usize, slices, lr, optimizer| Recipe {
         train_on,
         steps,
         slices,
@@ -126,37 +206,39 @@ pub fn config(name: &str) -> Result<ModelConfig> {
         lr_drop: None,
         optimizer,
         seed: 2020,
-        val_every: (steps / 3).max(1),
+        val_every: (steps / 4).max(1),
+        val_slices: Some(slices),
     };
     let unet2d = Arch::Unet {
         dims: Dims::Two,
         width: 8,
         levels: 4,
     };
-    let (title, task, arch, recipe) = match name {
-        "lungs" => (
+    let (title, task, arch, recipe) = match model {
+        Model::Lungs => (
             "Lungs U-Net",
             Task::Lungs,
             Some(unet2d),
             Some(Recipe {
-                lr_drop: Some((50, 1e-4)),
-                ..recipe(TrainOn::All, 80, 8, 1e-3, Optimizer::Adam)
+                lr_drop: Some((500, 1e-4)),
+                val_slices: Some(6),
+                ..recipe(TrainOn::All, 800, 8, 1e-3, Optimizer::Adam)
             }),
         ),
-        "threshold" => ("Thresholding", Task::Threshold, None, None),
-        "unet" => (
+        Model::Threshold => ("Thresholding", Task::Threshold, None, None),
+        Model::Unet => (
             "2D U-Net",
             Task::Lesions,
             Some(unet2d),
-            Some(recipe(TrainOn::Covid, 120, 8, 1e-3, Optimizer::Adam)),
+            Some(recipe(TrainOn::Covid, 1200, 8, 1e-3, Optimizer::Adam)),
         ),
-        "unet-plus" => (
+        Model::UnetPlus => (
             "2D U-Net+",
             Task::Lesions,
             Some(unet2d),
-            Some(recipe(TrainOn::All, 120, 8, 1e-3, Optimizer::Adam)),
+            Some(recipe(TrainOn::All, 1200, 8, 1e-3, Optimizer::Adam)),
         ),
-        "unet3d" => (
+        Model::Unet3d => (
             "3D U-Net",
             Task::Lesions,
             Some(Arch::Unet {
@@ -164,18 +246,21 @@ pub fn config(name: &str) -> Result<ModelConfig> {
                 width: 8,
                 levels: 4,
             }),
-            Some(recipe(TrainOn::Covid, 80, 12, 0.01, Optimizer::Sgd)),
+            Some(Recipe {
+                val_slices: Some(16),
+                ..recipe(TrainOn::Covid, 800, 12, 0.01, Optimizer::Sgd)
+            }),
         ),
-        "resnet" => (
+        Model::Resnet => (
             "ResNet-50 (width 8)",
             Task::Classifier,
             Some(Arch::Resnet {
                 width: 8,
                 blocks: vec![3, 4, 6, 3],
             }),
-            Some(recipe(TrainOn::All, 200, 24, 1e-4, Optimizer::Adam)),
+            Some(recipe(TrainOn::All, 3000, 24, 1e-4, Optimizer::Adam)),
         ),
-        "multitask" => (
+        Model::Multitask => (
             "Multitask",
             Task::Multitask,
             Some(Arch::Multitask {
@@ -184,24 +269,17 @@ pub fn config(name: &str) -> Result<ModelConfig> {
                 pyramid: vec![1, 2, 4],
                 hidden: 32,
             }),
-            Some(Recipe {
-                val_every: 53,
-                ..recipe(TrainOn::All, 106, 16, 1e-3, Optimizer::Adam)
-            }),
-        ),
-        other => bail!(
-            "unknown reference model {other:?}: expected one of {}",
-            NAMES.join(", ")
+            Some(recipe(TrainOn::All, 1060, 16, 1e-3, Optimizer::Adam)),
         ),
     };
-    Ok(ModelConfig {
-        name: name.to_owned(),
+    ModelConfig {
+        name: model,
         title: title.to_owned(),
         task,
         arch,
         spacing_mm: SPACING_MM,
         recipe,
-    })
+    }
 }
 
 /// A model's config and training record as shipped beside its weights.
@@ -215,7 +293,7 @@ pub struct Shipped {
 
 impl Shipped {
     /// Reads `<weights>/<name>.json`.
-    pub fn load(weights: &Path, name: &str) -> Result<Self> {
+    pub fn load(weights: &Path, name: Model) -> Result<Self> {
         let path = weights.join(format!("{name}.json"));
         let text = std::fs::read_to_string(&path).with_context(|| {
             format!("cannot read {}: is the model trained (triageboard reference train --model {name})?", path.display())

@@ -61,7 +61,7 @@ pub struct SynthArgs {
     #[arg(long, default_value = "test")]
     split: Split,
     /// Number of studies, in the split's category proportions (default: test 101 in the
-    /// reference composition, train 120, val 30).
+    /// reference composition, train 400, val 100).
     #[arg(long)]
     count: Option<usize>,
     /// Replace files already in the output folder.

@@ -123,15 +123,15 @@ impl StudySpec {
 /// Lists the studies of a split, sorted by id.
 ///
 /// `Test` holds the 101 studies of [`REFERENCE_COMPOSITION`] with the
-/// [`REFERENCE_SEVERITY_MIX`]; `Train` defaults to 120 studies and `Val` to 30, in the same
+/// [`REFERENCE_SEVERITY_MIX`]; `Train` defaults to 400 studies and `Val` to 100, in the same
 /// category proportions with a more even severity mix. `count` overrides the size of any
 /// split, keeping the proportions (largest remainders). The same arguments always give
 /// the same plan, and `Demo` and `Realistic` plans share categories and targets.
 pub fn plan(split: Split, profile: Profile, seed: u64, count: Option<usize>) -> Vec<StudySpec> {
     let (prefix, default, mix) = match split {
         Split::Test => ("study", 101, REFERENCE_SEVERITY_MIX),
-        Split::Train => ("train", 120, TRAINING_SEVERITY_MIX),
-        Split::Val => ("val", 30, TRAINING_SEVERITY_MIX),
+        Split::Train => ("train", 400, TRAINING_SEVERITY_MIX),
+        Split::Val => ("val", 100, TRAINING_SEVERITY_MIX),
     };
     let n = count.unwrap_or(default);
     let counts = apportion(n, &REFERENCE_COMPOSITION.map(|(_, c)| c));
@@ -294,7 +294,7 @@ mod tests {
         let test = plan(Split::Test, Profile::Demo, 1, None);
         let train = plan(Split::Train, Profile::Demo, 1, None);
         let val = plan(Split::Val, Profile::Demo, 1, Some(7));
-        assert_eq!((train.len(), val.len()), (120, 7));
+        assert_eq!((train.len(), val.len()), (400, 7));
         assert_eq!(train[0].id, "train_0001");
         assert_eq!(val[6].id, "val_0007");
         assert!(

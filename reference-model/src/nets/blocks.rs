@@ -78,7 +78,9 @@ impl Module for Conv {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let y = match self.dims {
             Dims::Two => conv::conv2d(x, &self.weight, self.padding, self.stride)?,
-            Dims::Three if conv::fast_path(x.device()) => self.taps_cpu(x)?,
+            Dims::Three if conv::fast_path(x.device()) => {
+                conv::conv3d_depth3(x, &self.weight, self.padding, self.stride)?
+            }
             Dims::Three => self.taps(x)?,
         };
         match &self.bias {
@@ -113,30 +115,6 @@ impl Conv {
             });
         }
         Ok(sum.expect("three taps"))
-    }
-
-    /// The same on the CPU with one im2col of the padded volume shared by the three taps:
-    /// tap `t` multiplies its kernel with the columns of slices `t..t + depth`.
-    fn taps_cpu(&self, x: &Tensor) -> Result<Tensor> {
-        let depth = x.dim(0)?;
-        let (c_out, c_in, _, k, _) = self.weight.dims5()?;
-        let cols = conv::im2col(&x.pad_with_zeros(0, 1, 1)?, k, self.padding, self.stride)?;
-        let mut sum: Option<Tensor> = None;
-        for t in 0..3 {
-            let kernel = self
-                .tap_kernel(t)?
-                .reshape((1, c_out, c_in * k * k))?
-                .broadcast_as((depth, c_out, c_in * k * k))?;
-            let tap = kernel.matmul(&cols.narrow(0, t, depth)?)?;
-            sum = Some(match sum {
-                None => tap,
-                Some(s) => (s + tap)?,
-            });
-        }
-        let (h, w) = (x.dim(2)?, x.dim(3)?);
-        let out = |n: usize| (n + 2 * self.padding - k) / self.stride + 1;
-        sum.expect("three taps")
-            .reshape((depth, c_out, out(h), out(w)))
     }
 }
 
@@ -326,7 +304,8 @@ mod tests {
         for (name, k) in [("a", 3), ("b", 1)] {
             let conv = Conv::new(vb.pp(name), Dims::Three, (3, 4, k), 1, false)?;
             let x = candle_core::Var::from_tensor(&Tensor::randn(0f32, 1.0, (5, 3, 6, 7), &dev)?)?;
-            let (ours, theirs) = (conv.taps_cpu(x.as_tensor())?, conv.taps(x.as_tensor())?);
+            let ours = conv::conv3d_depth3(x.as_tensor(), &conv.weight, conv.padding, conv.stride)?;
+            let theirs = conv.taps(x.as_tensor())?;
             let diff = (&ours - &theirs)?
                 .abs()?
                 .flatten_all()?

@@ -72,10 +72,23 @@ pub fn conv2d(x: &Tensor, weight: &Tensor, padding: usize, stride: usize) -> Res
     kernel.matmul(&cols)?.reshape((b, c_out, oh, ow))
 }
 
-/// The im2col columns of `x` for a `k`x`k` kernel, `[b, c, h, w]` -> `[b, c k k, oh ow]`,
-/// exposed for the 3D convolution, which reuses one im2col for its three depth taps.
-pub fn im2col(x: &Tensor, k: usize, padding: usize, stride: usize) -> Result<Tensor> {
-    let (_, c, h, w) = x.dims4()?;
+/// A 3D convolution with depth 3 (padding 1 in depth, stride 1 in depth) of slices
+/// `[d, c, h, w]` with `weight` `[c_out, c, 3, k, k]`, on the CPU: one im2col of the
+/// zero-padded volume is shared by the three depth taps, and tap `t` multiplies its
+/// `[c_out, c k k]` kernel with the columns of slices `t..t + d`.
+pub fn conv3d_depth3(x: &Tensor, weight: &Tensor, padding: usize, stride: usize) -> Result<Tensor> {
+    let (depth, c, h, w) = x.dims4()?;
+    let (c_out, c_w, taps, k, k_w) = weight.dims5()?;
+    if c_w != c || k != k_w || taps != 3 {
+        candle_core::bail!(
+            "conv3d_depth3: weight {:?} does not fit input {:?}",
+            weight.dims(),
+            x.dims()
+        );
+    }
+    if !x.device().is_cpu() {
+        candle_core::bail!("conv3d_depth3 runs on the CPU only");
+    }
     let geometry = Geometry {
         c,
         h,
@@ -84,10 +97,24 @@ pub fn im2col(x: &Tensor, k: usize, padding: usize, stride: usize) -> Result<Ten
         stride,
         padding,
     };
-    if !x.device().is_cpu() {
-        candle_core::bail!("im2col runs on the CPU only");
+    let (oh, ow) = geometry.out();
+    let cols = x
+        .pad_with_zeros(0, 1, 1)?
+        .contiguous()?
+        .apply_op1(Im2Col(geometry))?;
+    let mut sum: Option<Tensor> = None;
+    for t in 0..3 {
+        let kernel = weight
+            .narrow(2, t, 1)?
+            .reshape((1, c_out, c * k * k))?
+            .broadcast_as((depth, c_out, c * k * k))?;
+        let tap = kernel.matmul(&cols.narrow(0, t, depth)?)?;
+        sum = Some(match sum {
+            None => tap,
+            Some(s) => (s + tap)?,
+        });
     }
-    x.contiguous()?.apply_op1(Im2Col(geometry))
+    sum.expect("three taps").reshape((depth, c_out, oh, ow))
 }
 
 /// The shape of one convolution.
@@ -122,8 +149,24 @@ impl Geometry {
         (lo, hi)
     }
 
-    /// Calls `f(dst_row_range, src_row_range)` for each stretch of output row `oy` of tap
-    /// `(ty, tx)` copied from one input row, and `gap(dst_range)` for the zero stretches.
+    /// Calls `f(col, src, len)` for every stretch of one channel's im2col columns
+    /// (`k k` rows of `oh ow`) copied from its input plane: `cols[col..col + len]` comes from
+    /// `plane[src..src + len]`. Entries that fall in the padding are never named.
+    fn for_each_copy(&self, mut f: impl FnMut(usize, usize, usize)) {
+        let (oh, ow) = self.out();
+        for ty in 0..self.k {
+            for tx in 0..self.k {
+                let row = (ty * self.k + tx) * oh * ow;
+                for oy in 0..oh {
+                    let at = row + oy * ow;
+                    self.row_stretches((oy, ty, tx), ow, |d, s, n| f(at + d, s, n));
+                }
+            }
+        }
+    }
+
+    /// Calls `f(dst, src, len)` for each stretch of output row `oy` of tap `(ty, tx)`
+    /// copied from one input row (`dst` in the output row, `src` in the input plane).
     /// At stride 1 a stretch is a whole row; at larger strides every pixel is its own.
     fn row_stretches(
         &self,
@@ -183,17 +226,7 @@ impl CustomOp1 for Im2Col {
         cols.par_chunks_mut(taps * out_plane)
             .zip(x.par_chunks(plane))
             .for_each(|(dst, src)| {
-                for ty in 0..g.k {
-                    for tx in 0..g.k {
-                        let row = &mut dst[(ty * g.k + tx) * out_plane..][..out_plane];
-                        for oy in 0..oh {
-                            let out = &mut row[oy * ow..][..ow];
-                            g.row_stretches((oy, ty, tx), ow, |d, s, n| {
-                                out[d..d + n].copy_from_slice(&src[s..s + n]);
-                            });
-                        }
-                    }
-                }
+                g.for_each_copy(|d, s, n| dst[d..d + n].copy_from_slice(&src[s..s + n]));
             });
         let shape = Shape::from((b, g.c * taps, out_plane));
         Ok((CpuStorage::F32(cols), shape))
@@ -219,20 +252,12 @@ impl CustomOp1 for Col2Im {
         x.par_chunks_mut(plane)
             .zip(cols.par_chunks(taps * out_plane))
             .for_each(|(dst, src)| {
-                for ty in 0..g.k {
-                    for tx in 0..g.k {
-                        let row = &src[(ty * g.k + tx) * out_plane..][..out_plane];
-                        for oy in 0..oh {
-                            let out = &row[oy * ow..][..ow];
-                            g.row_stretches((oy, ty, tx), ow, |d, s, n| {
-                                dst[s..s + n]
-                                    .iter_mut()
-                                    .zip(&out[d..d + n])
-                                    .for_each(|(a, v)| *a += v);
-                            });
-                        }
-                    }
-                }
+                g.for_each_copy(|d, s, n| {
+                    dst[s..s + n]
+                        .iter_mut()
+                        .zip(&src[d..d + n])
+                        .for_each(|(a, v)| *a += v);
+                });
             });
         Ok((CpuStorage::F32(x), Shape::from((b, g.c, g.h, g.w))))
     }

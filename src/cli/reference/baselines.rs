@@ -10,7 +10,7 @@ use crate::cli::api_client::ApiClient;
 
 /// Runs `reference baselines`.
 pub(super) fn run(args: &BaselinesArgs) -> Result<()> {
-    let models: Vec<String> = zoo::baselines();
+    let models = zoo::baselines();
     let outputs = outputs_for(&models, &args.out)?;
     let runtime = crate::cli::serve::runtime()?;
     let client = ApiClient::new(&args.server, &args.token, "triageboard-reference")?;
@@ -32,11 +32,11 @@ pub(super) fn run(args: &BaselinesArgs) -> Result<()> {
     run_models(&args.images, &args.weights, outputs.clone(), &args.device)?;
     runtime.block_on(async {
         for output in &outputs {
-            let entry = crate::baselines::entry(&output.model)?;
+            let entry = crate::baselines::entry(output.model);
             let fields = [
                 ("method", entry.method),
                 ("description", entry.description),
-                ("reference_model", output.model.clone()),
+                ("reference_model", output.model.to_string()),
             ];
             let accepted = client
                 .upload(&output.out, &fields)

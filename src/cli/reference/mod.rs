@@ -8,9 +8,10 @@ mod table2;
 use super::progress::Bar;
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
+use reference_model::device;
 use reference_model::pipeline::Times;
 use reference_model::predict::{Output, PredictOptions, PredictReport};
-use reference_model::{device, zoo};
+use reference_model::zoo::{self, Model};
 use std::path::{Path, PathBuf};
 
 /// The reference pipeline's commands.
@@ -61,9 +62,9 @@ pub struct PredictArgs {
     /// Folder of `<study_id>.nii.gz` images.
     #[arg(long)]
     images: PathBuf,
-    /// Model: threshold, unet, unet-plus, unet3d, resnet, multitask.
-    #[arg(long)]
-    model: String,
+    /// Model (any but the lungs, the pipeline's first stage).
+    #[arg(long, value_enum)]
+    model: Model,
     /// Submission to write: a zip of masks and predictions.csv (a csv for resnet).
     #[arg(long)]
     out: PathBuf,
@@ -102,8 +103,8 @@ pub struct EvalArgs {
     #[arg(long, default_value = "target/reference-eval")]
     out: PathBuf,
     /// Models to run (default: all six lesion and classification models).
-    #[arg(long, value_delimiter = ',')]
-    models: Vec<String>,
+    #[arg(long, value_enum, value_delimiter = ',')]
+    models: Vec<Model>,
     /// `cpu`, `cuda` or `cuda:N`.
     #[arg(long, default_value = "cpu")]
     device: String,
@@ -112,9 +113,9 @@ pub struct EvalArgs {
 /// `reference train`.
 #[derive(Debug, Args)]
 pub struct TrainArgs {
-    /// Model to train (lungs, unet, unet-plus, unet3d, resnet, multitask).
-    #[arg(long)]
-    model: String,
+    /// Model to train (any but the threshold, which learns nothing).
+    #[arg(long, value_enum)]
+    model: Model,
     /// Train split folder (`dataset synth --split train`).
     #[arg(long, default_value = "data/train")]
     train: PathBuf,
@@ -128,7 +129,7 @@ pub struct TrainArgs {
         default_value = "reference-model/weights"
     )]
     weights: PathBuf,
-    /// Override the recipe's number of steps.
+    /// Override the recipe's number of steps (validation then comes every quarter of them).
     #[arg(long)]
     steps: Option<usize>,
     /// Override the network's width (first level or base width; the paper's sizes are 16
@@ -158,12 +159,12 @@ pub fn run(command: ReferenceCommand) -> Result<()> {
 
 fn predict(args: &PredictArgs) -> Result<()> {
     let outputs = vec![Output {
-        model: args.model.clone(),
+        model: args.model,
         out: args.out.clone(),
         projections: args.projections.clone(),
     }];
     let report = run_models(&args.images, &args.weights, outputs, &args.device)?;
-    summarise(&args.model, &report.times[0]);
+    summarise(args.model, &report.times[0]);
     if let Some(path) = &args.times {
         std::fs::write(path, serde_json::to_string_pretty(&report.times[0])?)
             .with_context(|| format!("cannot write {}", path.display()))?;
@@ -194,7 +195,7 @@ pub(super) fn run_models(
     report
 }
 
-fn summarise(model: &str, times: &[Times]) {
+fn summarise(model: Model, times: &[Times]) {
     let n = times.len().max(1) as f64;
     let mean = |f: fn(&Times) -> f64| times.iter().map(f).sum::<f64>() / n;
     eprintln!(
@@ -207,7 +208,7 @@ fn summarise(model: &str, times: &[Times]) {
 }
 
 fn eval(args: &EvalArgs) -> Result<()> {
-    let models: Vec<String> = if args.models.is_empty() {
+    let models = if args.models.is_empty() {
         zoo::baselines()
     } else {
         args.models.clone()
@@ -222,7 +223,7 @@ fn eval(args: &EvalArgs) -> Result<()> {
     )?;
     let mut rows = Vec::new();
     for (m, output) in outputs.iter().enumerate() {
-        let (model, out) = (&output.model, &output.out);
+        let (model, out) = (output.model, &output.out);
         summarise(model, &report.times[m]);
         let bar = Bar::new("scoring");
         let evaluation = scorer::score(&annotations, out, &bar);
@@ -236,17 +237,17 @@ fn eval(args: &EvalArgs) -> Result<()> {
             .map(|t| t.load + t.lungs + t.lesions + t.write)
             .sum::<f64>()
             / times.len().max(1) as f64;
-        rows.push((model.clone(), scores, per_study));
+        rows.push((model, scores, per_study));
     }
     print!("{}", table2::render(&rows));
     Ok(())
 }
 
 fn train(args: &TrainArgs) -> Result<()> {
-    let mut config = zoo::config(&args.model)?;
+    let mut config = zoo::config(args.model);
     if let (Some(steps), Some(recipe)) = (args.steps, config.recipe.as_mut()) {
         recipe.steps = steps;
-        recipe.val_every = recipe.val_every.min(steps).max(1);
+        recipe.val_every = (steps / 4).max(1);
     }
     if let (Some(slices), Some(recipe)) = (args.slices, config.recipe.as_mut()) {
         recipe.slices = slices;
@@ -272,17 +273,17 @@ fn train(args: &TrainArgs) -> Result<()> {
     Ok(())
 }
 
-pub(super) fn outputs_for(models: &[String], dir: &Path) -> Result<Vec<Output>> {
+pub(super) fn outputs_for(models: &[Model], dir: &Path) -> Result<Vec<Output>> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    models
+    Ok(models
         .iter()
-        .map(|model| {
-            let ext = zoo::config(model)?.task.submission_extension();
-            Ok(Output {
-                model: model.clone(),
+        .map(|&model| {
+            let ext = zoo::config(model).task.submission_extension();
+            Output {
+                model,
                 out: dir.join(format!("{model}.{ext}")),
                 projections: None,
-            })
+            }
         })
-        .collect()
+        .collect())
 }

@@ -1,11 +1,11 @@
 //! `reference eval`'s Markdown: the paper's Table 2 layout for our models, and the paper's
 //! pattern checks.
 
-use reference_model::zoo;
+use reference_model::zoo::{self, Model};
 
 /// The paper's Table 2 layout for our models, with the paper's figures beside ours and the
 /// pattern checks of the paper's section 5.
-pub(super) fn render(rows: &[(String, scorer::Scores, f64)]) -> String {
+pub(super) fn render(rows: &[(Model, scorer::Scores, f64)]) -> String {
     use std::fmt::Write as _;
     let cat = |s: &scorer::Scores, c: &str| {
         s.auc_vs_category
@@ -22,9 +22,7 @@ pub(super) fn render(rows: &[(String, scorer::Scores, f64)]) -> String {
         "| model | AUC vs normal | AUC vs all [95% CI] | AUC vs pneumonia | AUC vs nodules | Spearman [95% CI] | Dice [95% CI] | s/study |\n|---|---|---|---|---|---|---|---|\n",
     );
     for (name, s, t) in rows {
-        let title = zoo::config(name)
-            .map(|c| c.title)
-            .unwrap_or_else(|_| name.clone());
+        let title = zoo::config(*name).title;
         let _ = writeln!(
             out,
             "| {title} | {} | {} | {} | {} | {} | {} | {t:.2} |",
@@ -36,33 +34,39 @@ pub(super) fn render(rows: &[(String, scorer::Scores, f64)]) -> String {
             ci(&s.dice)
         );
     }
-    let get = |n: &str| rows.iter().find(|(m, _, _)| m == n).map(|(_, s, _)| s);
+    let get = |n: Model| rows.iter().find(|(m, _, _)| *m == n).map(|(_, s, _)| s);
     let mut checks = Vec::new();
-    if let (Some(th), Some(mt)) = (get("threshold"), get("multitask")) {
+    if let (Some(th), Some(mt)) = (get(Model::Threshold), get(Model::Multitask)) {
         checks.push((
             "thresholding is weaker than the multitask model at identification (AUC vs all)",
             th.auc_vs_all.value < mt.auc_vs_all.value,
         ));
     }
-    for unet in ["unet", "unet3d"] {
-        if let (Some(u), Some(mt)) = (get(unet), get("multitask")) {
-            checks.push((
-                if unet == "unet" {
-                    "the 2D U-Net is weaker than the multitask model against pneumonia"
-                } else {
-                    "the 3D U-Net is weaker than the multitask model against pneumonia"
-                },
-                cat(u, "pneumonia") < cat(mt, "pneumonia"),
-            ));
+    for (unet, what) in [
+        (
+            Model::Unet,
+            "the 2D U-Net is weaker than the multitask model against pneumonia",
+        ),
+        (
+            Model::UnetPlus,
+            "the 2D U-Net+ is weaker than the multitask model against pneumonia",
+        ),
+        (
+            Model::Unet3d,
+            "the 3D U-Net is weaker than the multitask model against pneumonia",
+        ),
+    ] {
+        if let (Some(u), Some(mt)) = (get(unet), get(Model::Multitask)) {
+            checks.push((what, cat(u, "pneumonia") < cat(mt, "pneumonia")));
         }
     }
-    if let (Some(r), Some(mt)) = (get("resnet"), get("multitask")) {
+    if let (Some(r), Some(mt)) = (get(Model::Resnet), get(Model::Multitask)) {
         checks.push((
             "ResNet ranks severity worse than the multitask model (Spearman)",
             r.spearman.value < mt.spearman.value,
         ));
     }
-    if let Some(mt) = get("multitask") {
+    if let Some(mt) = get(Model::Multitask) {
         let strong = mt.auc_vs_all.value.is_some_and(|v| v >= 0.9)
             && mt.spearman.value.is_some_and(|v| v >= 0.8);
         checks.push((

@@ -4,7 +4,7 @@
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::response::Html;
-use reference_model::zoo;
+use reference_model::zoo::{self, Model};
 
 use super::{Nav, render};
 use crate::error::AppError;
@@ -26,7 +26,7 @@ struct ModelPage {
     body: String,
 }
 
-fn card_path(state: &AppState, name: &str) -> std::path::PathBuf {
+fn card_path(state: &AppState, name: Model) -> std::path::PathBuf {
     state.config.reference_weights.join(format!("{name}.md"))
 }
 
@@ -36,16 +36,13 @@ pub(super) async fn index(
     CsrfToken(csrf): CsrfToken,
 ) -> Result<Html<String>, AppError> {
     let nav = Nav::new(user.as_ref(), &csrf);
-    let models = zoo::NAMES
+    let models = Model::ALL
         .iter()
-        .map(|&name| {
-            let title = zoo::config(name)
-                .map(|c| c.title)
-                .unwrap_or_else(|_| name.to_owned());
+        .map(|&model| {
             (
-                name.to_owned(),
-                title,
-                name == "threshold" || card_path(&state, name).is_file(),
+                model.name().to_owned(),
+                zoo::config(model).title,
+                model == Model::Threshold || card_path(&state, model).is_file(),
             )
         })
         .collect();
@@ -62,12 +59,14 @@ pub(super) async fn card(
     Path(name): Path<String>,
 ) -> Result<Html<String>, AppError> {
     let nav = Nav::new(user.as_ref(), &csrf);
-    let config = zoo::config(&name)
+    let model: Model = name
+        .parse()
         .map_err(|_| AppError::NotFound(format!("no reference model {name:?}")))?;
-    let markdown = if name == "threshold" {
+    let config = zoo::config(model);
+    let markdown = if model == Model::Threshold {
         THRESHOLD_CARD.to_owned()
     } else {
-        tokio::fs::read_to_string(card_path(&state, &name))
+        tokio::fs::read_to_string(card_path(&state, model))
             .await
             .map_err(|_| {
                 AppError::NotFound(format!("the {name} model has no card: it is not trained"))

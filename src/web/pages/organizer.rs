@@ -17,6 +17,7 @@ use crate::error::AppError;
 use crate::state::AppState;
 use crate::web::session::{CsrfToken, PageUser};
 use crate::{baselines, clock, disclosure};
+use reference_model::zoo::Model;
 
 /// Refuses anyone but an organizer.
 pub(super) fn organizer(user: &User) -> Result<(), AppError> {
@@ -86,7 +87,7 @@ pub(super) async fn list(
     })
 }
 
-fn reference_status(state: &AppState) -> (String, bool, Vec<String>) {
+fn reference_status(state: &AppState) -> (String, bool, Vec<Model>) {
     let p = state
         .baselines
         .lock()
@@ -123,12 +124,13 @@ struct ProjectionsPage {
     studies: Vec<String>,
 }
 
-fn known_model(model: &str) -> Result<(), AppError> {
-    if baselines::models().iter().any(|m| m == model) {
-        Ok(())
-    } else {
-        Err(AppError::NotFound(format!("no reference model {model:?}")))
-    }
+/// The baseline model a path names (not the lungs, which enter no baseline).
+fn known_model(model: &str) -> Result<Model, AppError> {
+    model
+        .parse()
+        .ok()
+        .filter(|m| baselines::models().contains(m))
+        .ok_or_else(|| AppError::NotFound(format!("no reference model {model:?}")))
 }
 
 pub(super) async fn projections(
@@ -139,8 +141,8 @@ pub(super) async fn projections(
 ) -> Result<Html<String>, AppError> {
     let nav = Nav::new(Some(&user), &csrf);
     organizer(&user)?;
-    known_model(&model)?;
-    let dir = baselines::projections_dir(state.config.data_dir(), &model);
+    let known = known_model(&model)?;
+    let dir = baselines::projections_dir(state.config.data_dir(), known);
     let mut studies: Vec<String> = std::fs::read_dir(&dir)
         .map(|entries| {
             entries
@@ -168,7 +170,7 @@ pub(super) async fn projection_png(
     Path((model, file)): Path<(String, String)>,
 ) -> Result<Response, AppError> {
     organizer(&user)?;
-    known_model(&model)?;
+    let model = known_model(&model)?;
     let study = file.strip_suffix(".png").filter(|s| {
         !s.is_empty()
             && s.chars()
@@ -178,7 +180,7 @@ pub(super) async fn projection_png(
         return Err(AppError::NotFound(format!("no projection {file:?}")));
     };
     let path =
-        baselines::projections_dir(state.config.data_dir(), &model).join(format!("{study}.png"));
+        baselines::projections_dir(state.config.data_dir(), model).join(format!("{study}.png"));
     let bytes = tokio::fs::read(&path)
         .await
         .map_err(|_| AppError::NotFound(format!("no projection {file:?}")))?;

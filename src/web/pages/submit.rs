@@ -457,7 +457,7 @@ pub(super) struct ListPage {
     pub(super) organizer: bool,
     pub(super) rows: Vec<ListRow>,
     /// Organizers: what the reference-baseline run is doing, and the models' names.
-    pub(super) reference: Option<(String, bool, Vec<String>)>,
+    pub(super) reference: Option<(String, bool, Vec<reference_model::zoo::Model>)>,
     /// Organizers: per participant, submissions, finals and probing.
     pub(super) activity: Vec<ActivityRow>,
     /// Organizers: the information bound of one final, in words.

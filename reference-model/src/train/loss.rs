@@ -1,0 +1,36 @@
+//! The training loss of one example.
+
+use super::sample::Example;
+use crate::infer::slices_tensor;
+use crate::nets::{Net, blocks::bce_with_logits};
+use anyhow::Result;
+use candle_core::{DType, Device, Tensor};
+
+/// Weight of the classification term beside segmentation (the paper's multitask loss).
+pub const MULTITASK_CLS_WEIGHT: f64 = 0.1;
+
+/// Binary cross-entropy of the segmentation (where the example has a mask to learn) plus
+/// that of the study's class (networks with a classification head; features max-pooled
+/// over the slices).
+pub(super) fn loss(net: &Net, ex: &Example, device: &Device) -> Result<Tensor> {
+    let x = slices_tensor(&ex.input, 0, ex.input.nz, device)?;
+    let out = net.forward_t(&x, true)?;
+    let mut total = Tensor::zeros((), DType::F32, device)?;
+    if let Some(seg) = out.segmentation.filter(|_| ex.segment) {
+        let t = slices_tensor(&ex.target, 0, ex.target.nz, device)?;
+        total = (total + bce_with_logits(&seg, &t)?)?;
+    }
+    if let Some(features) = out.features {
+        let logit = net
+            .classify(&features.max_keepdim(0)?)?
+            .expect("a classifier");
+        let y = Tensor::new(&[ex.label], device)?;
+        let weight = if net.segments() {
+            MULTITASK_CLS_WEIGHT
+        } else {
+            1.0
+        };
+        total = (total + (bce_with_logits(&logit, &y)? * weight)?)?;
+    }
+    Ok(total)
+}
