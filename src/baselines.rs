@@ -17,7 +17,7 @@ use crate::accounts::hex;
 use crate::db::submissions;
 use crate::db::users::{self, Role, User};
 use crate::state::AppState;
-use crate::{clock, intake};
+use crate::{clock, demo_baselines, intake};
 
 /// The user the baselines are entered as.
 pub const REFERENCE_USER: &str = "reference-models";
@@ -46,8 +46,18 @@ pub fn models() -> Vec<Model> {
     zoo::baselines()
 }
 
+/// Where a run's submissions come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// The shipped demo cache when it matches the test set and weights
+    /// ([`crate::demo_baselines`]), else inference (the demo's first start).
+    CacheOrCompute,
+    /// Inference on every study (organizers' reruns).
+    Compute,
+}
+
 /// Starts a background run unless one is going on; false if one is.
-pub fn spawn(state: &AppState) -> bool {
+pub fn spawn(state: &AppState, source: Source) -> bool {
     {
         let Ok(mut p) = state.baselines.lock() else {
             return false;
@@ -60,8 +70,10 @@ pub fn spawn(state: &AppState) -> bool {
     }
     let state = state.clone();
     tokio::spawn(async move {
-        match run(&state).await {
-            Ok((entered, replaced)) => set(
+        match run(&state, source).await {
+            Ok(Entered {
+                entered, replaced, ..
+            }) => set(
                 &state.baselines,
                 false,
                 match replaced {
@@ -91,15 +103,26 @@ pub async fn populate_if_empty(state: &AppState) -> anyhow::Result<()> {
         tracing::warn!(weights = %weights.display(), "no reference weights: the board starts without baselines");
         return Ok(());
     }
-    tracing::info!("computing the reference baselines in the background");
-    spawn(state);
+    tracing::info!("entering the reference baselines in the background");
+    spawn(state, Source::CacheOrCompute);
     Ok(())
 }
 
-/// Runs every model, enters each result and hides the baselines of earlier runs, so that a
-/// rerun replaces them rather than adding a second copy; returns how many were entered
-/// and how many replaced.
-pub async fn run(state: &AppState) -> anyhow::Result<(usize, u64)> {
+/// What a run entered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Entered {
+    /// Baselines entered.
+    pub entered: usize,
+    /// Baselines of earlier runs they replace.
+    pub replaced: u64,
+    /// Whether the submissions came from the demo cache.
+    pub cached: bool,
+}
+
+/// Runs every model (or takes the demo cache, when `source` allows and it matches), enters
+/// each result and hides the baselines of earlier runs, so that a rerun replaces them
+/// rather than adding a second copy.
+pub async fn run(state: &AppState, source: Source) -> anyhow::Result<Entered> {
     let user_id = users::ensure_user(
         state.db.pool(),
         REFERENCE_USER,
@@ -126,28 +149,13 @@ pub async fn run(state: &AppState) -> anyhow::Result<(usize, u64)> {
             projections: Some(projections_dir(state.config.data_dir(), model)),
         });
     }
-    let options = PredictOptions {
-        images: state.config.images_dir(),
-        weights: state.config.reference_weights.clone(),
-        outputs: outputs.clone(),
+    let cached = match source {
+        Source::Compute => None,
+        Source::CacheOrCompute => from_cache(state, &outputs).await?,
     };
-    let tracker = state.baselines.clone();
-    tokio::task::spawn_blocking(move || {
-        predict(
-            &options,
-            reference_model::Device::Cpu,
-            &mut |done, total| {
-                set(
-                    &tracker,
-                    true,
-                    format!("{done} of {total} test studies done"),
-                );
-            },
-        )
-    })
-    .await
-    .context("the reference task failed")?
-    .context("running the reference models")?;
+    if cached.is_none() {
+        compute(state, &outputs).await?;
+    }
     let user = User {
         id: user_id,
         name: REFERENCE_USER.to_owned(),
@@ -174,7 +182,64 @@ pub async fn run(state: &AppState) -> anyhow::Result<(usize, u64)> {
     }
     let first = ids.iter().copied().min().unwrap_or(i64::MAX);
     let replaced = submissions::hide_baselines_before(state.db.pool(), user_id, first).await?;
-    Ok((ids.len(), replaced))
+    Ok(Entered {
+        entered: ids.len(),
+        replaced,
+        cached: cached.is_some(),
+    })
+}
+
+/// Copies the demo cache's submissions to the outputs' paths if the cache matches the
+/// configured test set and weights; `None` (with the reason in the log) otherwise.
+async fn from_cache(state: &AppState, outputs: &[Output]) -> anyhow::Result<Option<()>> {
+    let weights = state.config.reference_weights.clone();
+    let version = state.testset.manifest_version.clone();
+    let models: Vec<Model> = outputs.iter().map(|o| o.model).collect();
+    let found =
+        tokio::task::spawn_blocking(move || demo_baselines::lookup(&weights, &version, &models))
+            .await
+            .context("the cache lookup failed")?;
+    let files = match found {
+        Ok(files) => files,
+        Err(stale) => {
+            tracing::info!(reason = %stale, "computing the reference baselines");
+            return Ok(None);
+        }
+    };
+    for ((_, cached), output) in files.iter().zip(outputs) {
+        tokio::fs::copy(cached, &output.out)
+            .await
+            .with_context(|| format!("copying {}", cached.display()))?;
+    }
+    tracing::info!("entering the demo's cached reference baselines");
+    Ok(Some(()))
+}
+
+/// Runs the pipeline over the test images into the outputs, with progress.
+async fn compute(state: &AppState, outputs: &[Output]) -> anyhow::Result<()> {
+    let options = PredictOptions {
+        images: state.config.images_dir(),
+        weights: state.config.reference_weights.clone(),
+        outputs: outputs.to_vec(),
+    };
+    let tracker = state.baselines.clone();
+    tokio::task::spawn_blocking(move || {
+        predict(
+            &options,
+            reference_model::Device::Cpu,
+            &mut |done, total| {
+                set(
+                    &tracker,
+                    true,
+                    format!("{done} of {total} test studies done"),
+                );
+            },
+        )
+    })
+    .await
+    .context("the reference task failed")?
+    .context("running the reference models")?;
+    Ok(())
 }
 
 /// A line for the public board while the baselines are being computed, if they are.

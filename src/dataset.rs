@@ -39,6 +39,10 @@ impl Default for Synth {
     }
 }
 
+/// The committed manifest of the synthetic demo set (`hidden-test-manifest/`), which this
+/// build generates.
+pub const DEMO_MANIFEST: &str = include_str!("../hidden-test-manifest/synthetic-demo.json");
+
 /// Writes `images/` and `annotations/` under `out`, studies in parallel, calling
 /// `progress(done, total)` once with `done = 0` and after each study. Returns the number of
 /// studies written.

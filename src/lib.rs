@@ -15,6 +15,7 @@ pub mod config;
 pub mod dataset;
 pub mod dataset_import;
 pub mod db;
+pub mod demo_baselines;
 pub mod disclosure;
 pub mod error;
 pub mod intake;

@@ -4,6 +4,7 @@
 
 mod helpers;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -13,7 +14,9 @@ use reference_model::predict::{Output, PredictOptions, predict};
 use reference_model::train::{TrainPaths, train};
 use reference_model::zoo::{self, Model};
 use serde_json::Value;
-use triageboard::dataset::{Synth, synthesize};
+use triageboard::baselines::Source;
+use triageboard::dataset::{DEFAULT_SEED, DEMO_MANIFEST, Synth, synthesize};
+use triageboard::demo_baselines;
 
 const WEIGHTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/reference-model/weights");
 
@@ -170,8 +173,11 @@ async fn the_baselines_enter_the_board_flagged_with_their_cards() {
         config.images = Some(small_testset().join("images"));
     })
     .await;
-    let (entered, replaced) = triageboard::baselines::run(&app.state).await.unwrap();
-    assert_eq!((entered, replaced), (6, 0));
+    let run = triageboard::baselines::run(&app.state, Source::CacheOrCompute)
+        .await
+        .unwrap();
+    // Not the demo set: the cache does not apply and every model runs.
+    assert_eq!((run.entered, run.replaced, run.cached), (6, 0, false));
     let board_of = |first: i64| {
         let app = &app;
         async move {
@@ -201,8 +207,10 @@ async fn the_baselines_enter_the_board_flagged_with_their_cards() {
         .max()
         .unwrap()
         + 1;
-    let (entered, replaced) = triageboard::baselines::run(&app.state).await.unwrap();
-    assert_eq!((entered, replaced), (6, 6));
+    let run = triageboard::baselines::run(&app.state, Source::Compute)
+        .await
+        .unwrap();
+    assert_eq!((run.entered, run.replaced, run.cached), (6, 6, false));
     let after = board_of(first_of_rerun).await;
     assert_eq!(after.len(), 6, "one copy of each baseline: {after:?}");
     assert!(rows.iter().all(|r| r["baseline"] == true), "{rows:?}");
@@ -316,4 +324,190 @@ async fn the_baselines_command_enters_them_over_the_api_with_an_organizer_token(
         .as_array()
         .map_or(0, |a| a.iter().filter(|s| s["baseline"] == true).count());
     assert_eq!(flagged, 6, "{body}");
+}
+
+/// A submission's per-study files and its table's rows, by name and by study id.
+fn contents(path: &Path) -> (BTreeMap<String, Vec<u8>>, BTreeMap<String, String>) {
+    let bytes = std::fs::read(path).unwrap();
+    let (files, table) = if path.extension().is_some_and(|e| e == "csv") {
+        (BTreeMap::new(), String::from_utf8(bytes).unwrap())
+    } else {
+        let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+        let mut files = BTreeMap::new();
+        for i in 0..zip.len() {
+            let mut entry = zip.by_index(i).unwrap();
+            let mut data = Vec::new();
+            std::io::Read::read_to_end(&mut entry, &mut data).unwrap();
+            files.insert(entry.name().unwrap().into_owned(), data);
+        }
+        let table = String::from_utf8(files.remove("predictions.csv").unwrap()).unwrap();
+        (files, table)
+    };
+    let rows = table
+        .lines()
+        .skip(1)
+        .map(|l| (l.split(',').next().unwrap().to_owned(), l.to_owned()))
+        .collect();
+    (files, rows)
+}
+
+const REGENERATE: &str = "regenerate the cache: cargo run --release -- dataset synth --out data/test --split test --force && cargo run --release -- reference eval --data data/test --write-demo-cache";
+
+/// The demo's cached baselines are what the shipped models write: three studies of the
+/// demo test set (a COVID-19, a pneumonia and a normal one), recomputed, match the cache's
+/// files for them byte for byte.
+#[test]
+fn the_demo_cache_is_what_the_shipped_models_write() {
+    let weights = Path::new(WEIGHTS);
+    let models = zoo::baselines();
+    let index = demo_baselines::index(weights).unwrap_or_else(|e| panic!("{e}; {REGENERATE}"));
+    assert_eq!(
+        index.weights,
+        demo_baselines::weights_digests(weights, &models).unwrap(),
+        "the shipped weights changed since the cache was written; {REGENERATE}"
+    );
+    let manifest =
+        scorer::manifest::Manifest::from_json(DEMO_MANIFEST.as_bytes(), Path::new("demo")).unwrap();
+    assert_eq!(
+        index.testset_version,
+        manifest.version(),
+        "the demo test set changed since the cache was written; {REGENERATE}"
+    );
+    let files = demo_baselines::lookup(weights, &index.testset_version, &models).unwrap();
+    assert_eq!(files.len(), models.len());
+
+    let dir = tempfile::tempdir().unwrap();
+    let images = dir.path().join("images");
+    std::fs::create_dir_all(&images).unwrap();
+    let plan = phantom::plan(
+        phantom::Split::Test,
+        phantom::Profile::Demo,
+        DEFAULT_SEED,
+        None,
+    );
+    let mut ids = Vec::new();
+    for category in [
+        phantom::Category::Covid,
+        phantom::Category::Pneumonia,
+        phantom::Category::Normal,
+    ] {
+        let spec = plan.iter().find(|s| s.category == category).unwrap();
+        let study = phantom::generate(spec);
+        let path = images.join(format!("{}.nii.gz", spec.id));
+        volume::write_nifti_gz(&path, &study.geometry, &study.hu, 1).unwrap();
+        ids.push(spec.id.clone());
+    }
+    let outputs: Vec<Output> = models
+        .iter()
+        .map(|&m| Output {
+            model: m,
+            out: dir.path().join(format!(
+                "{m}.{}",
+                zoo::config(m).task.submission_extension()
+            )),
+            projections: None,
+        })
+        .collect();
+    let options = PredictOptions {
+        images,
+        weights: WEIGHTS.into(),
+        outputs: outputs.clone(),
+    };
+    predict(&options, Device::Cpu, &mut |_, _| {}).unwrap();
+    for (output, (model, cached)) in outputs.iter().zip(&files) {
+        assert_eq!(output.model, *model);
+        let (fresh, fresh_rows) = contents(&output.out);
+        let (old, old_rows) = contents(cached);
+        let zipped = zoo::config(*model).task.submission_extension() == "zip";
+        assert_eq!(old_rows.len(), 101, "{model}: the cache holds every study");
+        assert_eq!(old.len(), if zipped { 101 } else { 0 }, "{model}");
+        for id in &ids {
+            let mask = format!("{id}.nii.gz");
+            assert_eq!(fresh.contains_key(&mask), zipped, "{model}: {mask}");
+            assert!(
+                fresh.get(&mask) == old.get(&mask),
+                "{model}: {mask} differs from the cache; {REGENERATE}"
+            );
+            assert_eq!(
+                fresh_rows.get(id),
+                old_rows.get(id),
+                "{model}: {id}'s row differs from the cache; {REGENERATE}"
+            );
+        }
+    }
+}
+
+/// The cache applies only to the test set and the weights it was computed with.
+#[test]
+fn the_demo_cache_is_refused_for_another_test_set_or_other_weights() {
+    let models = zoo::baselines();
+    let index = demo_baselines::index(Path::new(WEIGHTS)).unwrap();
+    let err = demo_baselines::lookup(Path::new(WEIGHTS), "another-version", &models)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("not another-version"), "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(WEIGHTS).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    let err = demo_baselines::lookup(dir.path(), &index.testset_version, &models)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no cache"), "{err}");
+    let cache = dir.path().join(demo_baselines::DIR);
+    std::fs::create_dir_all(&cache).unwrap();
+    for entry in std::fs::read_dir(Path::new(WEIGHTS).join(demo_baselines::DIR)).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, cache.join(path.file_name().unwrap())).unwrap();
+    }
+    assert_eq!(
+        demo_baselines::lookup(dir.path(), &index.testset_version, &models)
+            .unwrap()
+            .len(),
+        models.len()
+    );
+    // One changed byte in one model's config.
+    let json = dir.path().join("unet.json");
+    let mut text = std::fs::read_to_string(&json).unwrap();
+    text.push(' ');
+    std::fs::write(&json, text).unwrap();
+    let err = demo_baselines::lookup(dir.path(), &index.testset_version, &models)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("unet.json differs"), "{err}");
+}
+
+/// The demo's first start enters the cached baselines (no inference), and the queue scores
+/// them like any other submission.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_demo_set_gets_the_cached_baselines() {
+    let data = tempfile::tempdir().unwrap();
+    synthesize(data.path(), &Synth::default(), &|_, _| {}).unwrap();
+    let manifest = data.path().join("manifest.json");
+    std::fs::write(&manifest, DEMO_MANIFEST).unwrap();
+    let app = spawn_app_with(Backend::Sqlite, |config| {
+        config.annotations = Some(data.path().join("annotations"));
+        config.images = Some(data.path().join("images"));
+        config.manifest = Some(manifest.clone());
+    })
+    .await;
+    let run = triageboard::baselines::run(&app.state, Source::CacheOrCompute)
+        .await
+        .unwrap();
+    assert_eq!((run.entered, run.replaced, run.cached), (6, 0, true));
+    let started = Instant::now();
+    loop {
+        let (status, body) = app.get_json("/api/v1/leaderboard?all=true", None).await;
+        assert_eq!(status, 200);
+        let rows = body["rows"].as_array().cloned().unwrap_or_default();
+        if rows.len() == 6 {
+            assert!(rows.iter().all(|r| r["baseline"] == true), "{rows:?}");
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(300), "{body}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }

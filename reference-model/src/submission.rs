@@ -59,7 +59,9 @@ impl Writer {
             _ => writeln!(self.table, "{id},{a:.4}"),
         };
         if let Some(zip) = self.zip.as_mut() {
-            let mut gz = GzEncoder::new(Vec::new(), Compression::new(1));
+            // Masks are mostly zeros: the default level makes them 2.5 times smaller than
+            // level 1 (5.4 against 13.4 KB on a demo study) for about 10 ms each.
+            let mut gz = GzEncoder::new(Vec::new(), Compression::default());
             volume::write_nifti(&mut gz, &r.geometry, &r.lesions)?;
             let bytes = gz.finish()?;
             let stored =

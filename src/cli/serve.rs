@@ -6,7 +6,7 @@ use clap::Args;
 
 use super::progress::Bar;
 use crate::config::Config;
-use crate::dataset::{self, Synth};
+use crate::dataset::{self, DEMO_MANIFEST, Synth};
 use crate::startup::Application;
 
 /// Arguments of `serve`.
@@ -85,9 +85,6 @@ fn ensure_demo_testset(config: &Config) -> anyhow::Result<()> {
     bar.finish();
     Ok(())
 }
-
-/// The committed manifest of the synthetic demo set (`hidden-test-manifest/`).
-const DEMO_MANIFEST: &str = include_str!("../../hidden-test-manifest/synthetic-demo.json");
 
 /// Pins the embedded demo to its committed manifest unless `--manifest` names another:
 /// the generated set is checked file by file at every start, and its scores record the

@@ -329,20 +329,25 @@ impl Manifest {
     /// Reads a manifest file, refusing one built by an older TriageBoard with a message
     /// that says so (rather than reporting every file as changed).
     pub fn load(path: &Path) -> Result<Self, ManifestError> {
+        let text = fs::read(path).map_err(|source| ManifestError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::from_json(&text, path)
+    }
+
+    /// Parses a manifest's text, as [`Manifest::load`] does; `path` names it in errors.
+    pub fn from_json(text: &[u8], path: &Path) -> Result<Self, ManifestError> {
         /// The one field that tells the format, read before the rest.
         #[derive(Deserialize)]
         struct Format {
             private_digests: Option<String>,
         }
-        let text = fs::read(path).map_err(|source| ManifestError::Io {
-            path: path.to_owned(),
-            source,
-        })?;
         let parse_error = |source| ManifestError::Parse {
             path: path.to_owned(),
             source,
         };
-        let format: Format = serde_json::from_slice(&text).map_err(parse_error)?;
+        let format: Format = serde_json::from_slice(text).map_err(parse_error)?;
         match format.private_digests.as_deref() {
             None => {
                 return Err(ManifestError::OldFormat {
@@ -357,7 +362,7 @@ impl Manifest {
                 });
             }
         }
-        serde_json::from_slice(&text).map_err(parse_error)
+        serde_json::from_slice(text).map_err(parse_error)
     }
 
     /// The manifest as pretty JSON with a final newline (the committed form).

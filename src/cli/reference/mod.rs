@@ -108,6 +108,11 @@ pub struct EvalArgs {
     /// `cpu`, `cuda` or `cuda:N`.
     #[arg(long, default_value = "cpu")]
     device: String,
+    /// Also keep the submissions as the demo's cache (`<weights>/demo-baselines/`), which a
+    /// fresh demo enters instead of running the models; `--data` must be the synthetic demo
+    /// test set and every baseline model must run.
+    #[arg(long)]
+    write_demo_cache: bool,
 }
 
 /// `reference train`.
@@ -213,6 +218,15 @@ fn eval(args: &EvalArgs) -> Result<()> {
     } else {
         args.models.clone()
     };
+    // Checked before minutes of inference.
+    let demo_version = if args.write_demo_cache {
+        if models != zoo::baselines() {
+            anyhow::bail!("--write-demo-cache runs every baseline model: drop --models");
+        }
+        Some(crate::demo_baselines::demo_version(&args.data)?)
+    } else {
+        None
+    };
     let annotations = scorer::Annotations::load(&args.data.join("annotations"))?;
     let outputs = outputs_for(&models, &args.out)?;
     let report = run_models(
@@ -240,6 +254,10 @@ fn eval(args: &EvalArgs) -> Result<()> {
         rows.push((model, scores, per_study));
     }
     print!("{}", table2::render(&rows));
+    if let Some(version) = demo_version {
+        let dir = crate::demo_baselines::write(&args.weights, &version, &outputs)?;
+        eprintln!("wrote the demo's cached baselines to {}", dir.display());
+    }
     Ok(())
 }
 

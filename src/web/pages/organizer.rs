@@ -110,7 +110,7 @@ pub(super) async fn rerun_baselines(
     Form(form): Form<CsrfForm>,
 ) -> Result<Redirect, AppError> {
     organizer_form(&user, &csrf, form.csrf.as_deref())?;
-    if baselines::spawn(&state) {
+    if baselines::spawn(&state, baselines::Source::Compute) {
         tracing::info!(organizer = user.name, "rerunning the reference baselines");
     }
     Ok(Redirect::to("/organizer"))
