@@ -74,11 +74,16 @@ pub fn render(s: &Shipped) -> String {
             .map_or_else(String::new, |(at, lr)| format!(", {lr} from step {at}"));
         let _ = writeln!(
             out,
-            "## Training\n\n{:?}, learning rate {}{drop}; {} steps of {} slices; seed {}. Validation every {} steps on {}; the weights of step {} were kept.\n\nWall time {:.0} s on {}{}.\n",
+            "## Training\n\n{:?}, learning rate {}{drop}; {} steps of {} slices{}; seed {}. Validation every {} steps on {}; the weights of step {} were kept.\n\nWall time {:.0} s on {}{}.\n",
             r.optimizer,
             r.lr,
             rec.steps,
             r.slices,
+            if r.studies > 1 {
+                format!(" from each of {} studies", r.studies)
+            } else {
+                String::new()
+            },
             r.seed,
             r.val_every,
             r.val_slices.map_or_else(

@@ -10,8 +10,8 @@ use candle_core::{DType, Device, Tensor};
 pub const MULTITASK_CLS_WEIGHT: f64 = 0.1;
 
 /// Binary cross-entropy of the segmentation (where the example has a mask to learn) plus
-/// that of the study's class (networks with a classification head; features max-pooled
-/// over the slices).
+/// that of each study's class (networks with a classification head; features max-pooled
+/// over the study's slices).
 pub(super) fn loss(net: &Net, ex: &Example, device: &Device) -> Result<Tensor> {
     let x = slices_tensor(&ex.input, 0, ex.input.nz, device)?;
     let out = net.forward_t(&x, true)?;
@@ -21,10 +21,17 @@ pub(super) fn loss(net: &Net, ex: &Example, device: &Device) -> Result<Tensor> {
         total = (total + bce_with_logits(&seg, &t)?)?;
     }
     if let Some(features) = out.features {
+        let mut pooled = Vec::with_capacity(ex.studies.len());
+        let mut at = 0;
+        for &(n, _) in &ex.studies {
+            pooled.push(features.narrow(0, at, n)?.max_keepdim(0)?);
+            at += n;
+        }
         let logit = net
-            .classify(&features.max_keepdim(0)?)?
+            .classify(&Tensor::cat(&pooled, 0)?)?
             .expect("a classifier");
-        let y = Tensor::new(&[ex.label], device)?;
+        let labels: Vec<f32> = ex.studies.iter().map(|&(_, y)| y).collect();
+        let y = Tensor::new(labels.as_slice(), device)?;
         let weight = if net.segments() {
             MULTITASK_CLS_WEIGHT
         } else {

@@ -246,6 +246,12 @@ pub fn train(
     let (Some(arch), Some(recipe)) = (&config.arch, &config.recipe) else {
         bail!("{} has nothing to train", config.name);
     };
+    if recipe.studies > 1 && config.task != crate::zoo::Task::Classifier {
+        bail!(
+            "{}: several studies a step is for the classifier only",
+            config.name
+        );
+    }
     std::fs::create_dir_all(&paths.weights)
         .with_context(|| format!("cannot create {}", paths.weights.display()))?;
     let train = load_split(&paths.train, config.spacing_mm, "train")?;

@@ -32,12 +32,13 @@ pub(super) fn gather(stack: &Stack, bbox: &Bbox, ks: &[usize], (w, h): (usize, u
     out
 }
 
-/// One training example: input slices, segmentation target and weight, class label.
+/// One training example: input slices, segmentation target and weight, and per study (in
+/// the order of the slices) its number of slices and class label.
 pub(super) struct Example {
     pub input: Stack,
     pub target: Stack,
     pub segment: bool,
-    pub label: f32,
+    pub studies: Vec<(usize, f32)>,
 }
 
 /// The box a model of `task` works in: the whole image for the lungs model, the
@@ -67,7 +68,8 @@ pub(super) fn spread(z0: usize, z1: usize, k: usize) -> Vec<usize> {
     (0..k).map(|i| z0 + (2 * i + 1) * len / (2 * k)).collect()
 }
 
-/// Draws step `step`'s example.
+/// Draws step `step`'s example: `recipe.studies` studies (one for every model but the
+/// classifier), their slices stacked with one padded size.
 pub(super) fn draw(
     config: &ModelConfig,
     pool: &[&Sample],
@@ -78,21 +80,56 @@ pub(super) fn draw(
     let mut rng =
         ChaCha8Rng::seed_from_u64(recipe.seed ^ (step as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
     // A lesion model that also sees other studies (U-Net+), and the classifier, draw half of
-    // their steps from COVID-19 studies: drawn uniformly, two thirds of U-Net+'s steps showed
-    // no lesion and it settled on predicting none (validation Dice 0 after 80 steps), and
-    // the ResNet, one study per step, did no better than chance in 200 steps.
+    // their studies from COVID-19 studies: drawn uniformly, two thirds of U-Net+'s steps
+    // showed no lesion and it settled on predicting none (validation Dice 0 after 80 steps),
+    // and the ResNet, one study per step, did no better than chance in 200 steps.
     let covid: Vec<&Sample> = pool.iter().copied().filter(|s| s.covid()).collect();
     let balanced = matches!(config.task, Task::Lesions | Task::Classifier)
         && !covid.is_empty()
         && covid.len() < pool.len();
-    let s = if balanced && rng.random_bool(0.5) {
-        covid[rng.random_range(0..covid.len())]
-    } else {
-        pool[rng.random_range(0..pool.len())]
+    let drawn: Vec<(&Sample, Vec<usize>)> = (0..recipe.studies.max(1))
+        .map(|_| {
+            let s = if balanced && rng.random_bool(0.5) {
+                covid[rng.random_range(0..covid.len())]
+            } else {
+                pool[rng.random_range(0..pool.len())]
+            };
+            (s, slices(config, s, &mut rng))
+        })
+        .collect();
+    let padded = drawn
+        .iter()
+        .map(|(s, _)| model_box(config.task, s).padded(multiple))
+        .fold((0, 0), |(w, h), (a, b)| (w.max(a), h.max(b)));
+    let mut ex = Example {
+        input: Stack::zeros(padded.0, padded.1, 0),
+        target: Stack::zeros(padded.0, padded.1, 0),
+        segment: drawn
+            .iter()
+            .all(|(s, _)| config.task != Task::Multitask || s.covid()),
+        studies: Vec::with_capacity(drawn.len()),
     };
-    let n = recipe.slices;
+    for (s, ks) in drawn {
+        let b = model_box(config.task, s);
+        let target = if config.task == Task::Lungs {
+            s.lungs()
+        } else {
+            s.lesions.clone()
+        };
+        ex.input.data.extend(gather(&s.image, &b, &ks, padded).data);
+        ex.target.data.extend(gather(&target, &b, &ks, padded).data);
+        ex.input.nz += ks.len();
+        ex.target.nz += ks.len();
+        ex.studies.push((ks.len(), f32::from(u8::from(s.covid()))));
+    }
+    ex
+}
+
+/// The slices of `s` one step of `config` trains on.
+fn slices(config: &ModelConfig, s: &Sample, rng: &mut ChaCha8Rng) -> Vec<usize> {
+    let n = config.recipe.as_ref().expect("a trainable model").slices;
     let b = model_box(config.task, s);
-    let ks: Vec<usize> = match (config.task, &config.arch) {
+    match (config.task, &config.arch) {
         (Task::Lungs, _) => (0..n).map(|_| rng.random_range(b.z0..b.z1)).collect(),
         (
             Task::Lesions,
@@ -110,24 +147,76 @@ pub(super) fn draw(
             let offset = rng.random_range(0..stride);
             (b.z0 + offset..b.z1).step_by(stride).collect()
         }
-    };
-    let padded = b.padded(multiple);
-    let target = if config.task == Task::Lungs {
-        s.lungs()
-    } else {
-        s.lesions.clone()
-    };
-    Example {
-        input: gather(&s.image, &b, &ks, padded),
-        target: gather(&target, &b, &ks, padded),
-        segment: config.task != Task::Multitask || s.covid(),
-        label: f32::from(u8::from(s.covid())),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::zoo::{Model, config};
+
+    fn sample(id: usize, covid: bool, (w, h, d): (usize, usize, usize)) -> Sample {
+        let stack = || Stack::zeros(40, 30, 20);
+        let mut image = stack();
+        image.data.iter_mut().for_each(|v| *v = id as f32);
+        Sample {
+            id: format!("s{id}"),
+            category: if covid { "covid" } else { "normal" }.to_owned(),
+            image,
+            right: stack(),
+            left: stack(),
+            lesions: stack(),
+            lung_box: Bbox {
+                x0: 1,
+                x1: 1 + w,
+                y0: 2,
+                y1: 2 + h,
+                z0: 3,
+                z1: 3 + d,
+            },
+        }
+    }
+
+    #[test]
+    fn a_classifier_step_stacks_several_studies_with_one_padded_size() {
+        let samples: Vec<Sample> = (0..6)
+            .map(|i| sample(i + 1, i % 2 == 0, (10 + 3 * i, 8 + i, 9 + i)))
+            .collect();
+        let pool: Vec<&Sample> = samples.iter().collect();
+        let resnet = config(Model::Resnet);
+        let recipe = resnet.recipe.as_ref().unwrap();
+        assert!(recipe.studies > 1);
+        let mut covid_drawn = 0;
+        for step in 0..20 {
+            let ex = draw(&resnet, &pool, 32, step);
+            assert_eq!(ex.studies.len(), recipe.studies);
+            let slices: usize = ex.studies.iter().map(|&(n, _)| n).sum();
+            assert_eq!(ex.input.nz, slices);
+            assert_eq!(ex.input.data.len(), slices * ex.input.nx * ex.input.ny);
+            // Every box fits the padded size, a multiple of the network's 32.
+            assert!(ex.input.nx % 32 == 0 && ex.input.ny % 32 == 0);
+            // Each study's slices carry its own pixels (the image holds its id), and its label.
+            let plane = ex.input.nx * ex.input.ny;
+            let mut at = 0;
+            for &(n, label) in &ex.studies {
+                assert!((1..=recipe.slices).contains(&n));
+                let id = ex.input.data[at * plane..(at + n) * plane]
+                    .iter()
+                    .copied()
+                    .fold(0f32, f32::max);
+                let s = &samples[id as usize - 1];
+                assert_eq!(label, f32::from(u8::from(s.covid())));
+                covid_drawn += usize::from(s.covid());
+                at += n;
+            }
+        }
+        // Half the draws are COVID-19 studies, the other half uniform over a pool that is
+        // half COVID-19: three quarters in all (60 of 80 expected, sd 3.9).
+        assert!((48..=72).contains(&covid_drawn), "{covid_drawn} of 80");
+        // Every other model still draws one study a step.
+        let ex = draw(&config(Model::Unet), &pool, 16, 0);
+        assert_eq!(ex.studies.len(), 1);
+    }
 
     #[test]
     fn spread_takes_the_centres_of_equal_shares() {
