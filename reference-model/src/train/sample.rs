@@ -194,7 +194,7 @@ mod tests {
             assert_eq!(ex.input.nz, slices);
             assert_eq!(ex.input.data.len(), slices * ex.input.nx * ex.input.ny);
             // Every box fits the padded size, a multiple of the network's 32.
-            assert!(ex.input.nx % 32 == 0 && ex.input.ny % 32 == 0);
+            assert!(ex.input.nx.is_multiple_of(32) && ex.input.ny.is_multiple_of(32));
             // Each study's slices carry its own pixels (the image holds its id), and its label.
             let plane = ex.input.nx * ex.input.ny;
             let mut at = 0;
