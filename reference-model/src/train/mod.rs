@@ -2,7 +2,7 @@
 //!
 //! Deterministic: parameters are initialised from the recipe's seed (Candle's CPU generator
 //! cannot be seeded), and the studies and slices of step `t` come from a generator keyed by
-//! `(seed, t)` ([`sample`]), so a resumed run draws what an uninterrupted one would have.
+//! `(seed, t)` (the `sample` module), so a resumed run draws what an uninterrupted one would have.
 //! Checkpoints (`<name>.ckpt.safetensors` and `<name>.ckpt.json`) are written at every
 //! validation; Adam's moment estimates are not part of them and restart from zero on resume.
 
