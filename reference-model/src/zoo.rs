@@ -67,7 +67,7 @@ pub struct Recipe {
     /// Slices per step (2D models), slices per chunk (3D), or the most slices taken from a
     /// study (study-level models).
     pub slices: usize,
-    /// Studies per step (the classifier; 1 for every other model, and in records written
+    /// Studies per step (the classifier and the multitask model; 1 for the others, and in records written
     /// before it existed).
     #[serde(default = "one")]
     pub studies: usize,
@@ -285,7 +285,14 @@ pub fn config(model: Model) -> ModelConfig {
                 pyramid: vec![1, 2, 4],
                 hidden: 32,
             }),
-            Some(recipe(TrainOn::All, 1060, 16, 1e-3, Optimizer::Adam)),
+            // Four studies of 8 slices a step, for the same reason as the ResNet's: with one
+            // study a step, validation AUC 0.980 on severe cases fell to 0.832 on the
+            // mostly mild test split.
+            Some(Recipe {
+                studies: 4,
+                val_slices: Some(16),
+                ..recipe(TrainOn::All, 1060, 8, 1e-3, Optimizer::Adam)
+            }),
         ),
     };
     ModelConfig {

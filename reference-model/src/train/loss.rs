@@ -9,28 +9,43 @@ use candle_core::{DType, Device, Tensor};
 /// Weight of the classification term beside segmentation (the paper's multitask loss).
 pub const MULTITASK_CLS_WEIGHT: f64 = 0.1;
 
-/// Binary cross-entropy of the segmentation (where the example has a mask to learn) plus
-/// that of each study's class (networks with a classification head; features max-pooled
-/// over the study's slices).
+/// Binary cross-entropy of the segmentation (over the slices of the studies whose masks are
+/// learnt) plus that of each study's class (networks with a classification head; features
+/// max-pooled over the study's slices).
 pub(super) fn loss(net: &Net, ex: &Example, device: &Device) -> Result<Tensor> {
     let x = slices_tensor(&ex.input, 0, ex.input.nz, device)?;
     let out = net.forward_t(&x, true)?;
     let mut total = Tensor::zeros((), DType::F32, device)?;
-    if let Some(seg) = out.segmentation.filter(|_| ex.segment) {
+    if let Some(seg) = out.segmentation {
         let t = slices_tensor(&ex.target, 0, ex.target.nz, device)?;
-        total = (total + bce_with_logits(&seg, &t)?)?;
+        if ex.studies.iter().all(|p| p.segment) {
+            total = (total + bce_with_logits(&seg, &t)?)?;
+        } else {
+            let (mut outs, mut targets, mut at) = (Vec::new(), Vec::new(), 0);
+            for p in &ex.studies {
+                if p.segment {
+                    outs.push(seg.narrow(0, at, p.slices)?);
+                    targets.push(t.narrow(0, at, p.slices)?);
+                }
+                at += p.slices;
+            }
+            if !outs.is_empty() {
+                let (o, t) = (Tensor::cat(&outs, 0)?, Tensor::cat(&targets, 0)?);
+                total = (total + bce_with_logits(&o, &t)?)?;
+            }
+        }
     }
     if let Some(features) = out.features {
         let mut pooled = Vec::with_capacity(ex.studies.len());
         let mut at = 0;
-        for &(n, _) in &ex.studies {
-            pooled.push(features.narrow(0, at, n)?.max_keepdim(0)?);
-            at += n;
+        for p in &ex.studies {
+            pooled.push(features.narrow(0, at, p.slices)?.max_keepdim(0)?);
+            at += p.slices;
         }
         let logit = net
             .classify(&Tensor::cat(&pooled, 0)?)?
             .expect("a classifier");
-        let labels: Vec<f32> = ex.studies.iter().map(|&(_, y)| y).collect();
+        let labels: Vec<f32> = ex.studies.iter().map(|p| p.label).collect();
         let y = Tensor::new(labels.as_slice(), device)?;
         let weight = if net.segments() {
             MULTITASK_CLS_WEIGHT

@@ -246,9 +246,14 @@ pub fn train(
     let (Some(arch), Some(recipe)) = (&config.arch, &config.recipe) else {
         bail!("{} has nothing to train", config.name);
     };
-    if recipe.studies > 1 && config.task != crate::zoo::Task::Classifier {
+    if recipe.studies > 1
+        && !matches!(
+            config.task,
+            crate::zoo::Task::Classifier | crate::zoo::Task::Multitask
+        )
+    {
         bail!(
-            "{}: several studies a step is for the classifier only",
+            "{}: several studies a step is for the models with a classification head only",
             config.name
         );
     }

@@ -32,13 +32,23 @@ pub(super) fn gather(stack: &Stack, bbox: &Bbox, ks: &[usize], (w, h): (usize, u
     out
 }
 
-/// One training example: input slices, segmentation target and weight, and per study (in
-/// the order of the slices) its number of slices and class label.
+/// One study's share of an [`Example`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) struct Part {
+    /// Its number of slices (consecutive in the example, in the order of the parts).
+    pub slices: usize,
+    /// Its class label: 1 for COVID-19, else 0.
+    pub label: f32,
+    /// Whether its segmentation target is learnt. The multitask model learns lesion masks
+    /// from COVID-19 studies only, as the paper's learnt from the annotated ones.
+    pub segment: bool,
+}
+
+/// One training example: input slices, segmentation target, and its studies' parts.
 pub(super) struct Example {
     pub input: Stack,
     pub target: Stack,
-    pub segment: bool,
-    pub studies: Vec<(usize, f32)>,
+    pub studies: Vec<Part>,
 }
 
 /// The box a model of `task` works in: the whole image for the lungs model, the
@@ -84,8 +94,10 @@ pub(super) fn draw(
     // showed no lesion and it settled on predicting none (validation Dice 0 after 80 steps),
     // and the ResNet, one study per step, did no better than chance in 200 steps.
     let covid: Vec<&Sample> = pool.iter().copied().filter(|s| s.covid()).collect();
-    let balanced = matches!(config.task, Task::Lesions | Task::Classifier)
-        && !covid.is_empty()
+    let balanced = matches!(
+        config.task,
+        Task::Lesions | Task::Classifier | Task::Multitask
+    ) && !covid.is_empty()
         && covid.len() < pool.len();
     let drawn: Vec<(&Sample, Vec<usize>)> = (0..recipe.studies.max(1))
         .map(|_| {
@@ -104,9 +116,6 @@ pub(super) fn draw(
     let mut ex = Example {
         input: Stack::zeros(padded.0, padded.1, 0),
         target: Stack::zeros(padded.0, padded.1, 0),
-        segment: drawn
-            .iter()
-            .all(|(s, _)| config.task != Task::Multitask || s.covid()),
         studies: Vec::with_capacity(drawn.len()),
     };
     for (s, ks) in drawn {
@@ -120,7 +129,11 @@ pub(super) fn draw(
         ex.target.data.extend(gather(&target, &b, &ks, padded).data);
         ex.input.nz += ks.len();
         ex.target.nz += ks.len();
-        ex.studies.push((ks.len(), f32::from(u8::from(s.covid()))));
+        ex.studies.push(Part {
+            slices: ks.len(),
+            label: f32::from(u8::from(s.covid())),
+            segment: config.task != Task::Multitask || s.covid(),
+        });
     }
     ex
 }
@@ -190,7 +203,7 @@ mod tests {
         for step in 0..20 {
             let ex = draw(&resnet, &pool, 32, step);
             assert_eq!(ex.studies.len(), recipe.studies);
-            let slices: usize = ex.studies.iter().map(|&(n, _)| n).sum();
+            let slices: usize = ex.studies.iter().map(|p| p.slices).sum();
             assert_eq!(ex.input.nz, slices);
             assert_eq!(ex.input.data.len(), slices * ex.input.nx * ex.input.ny);
             // Every box fits the padded size, a multiple of the network's 32.
@@ -198,7 +211,10 @@ mod tests {
             // Each study's slices carry its own pixels (the image holds its id), and its label.
             let plane = ex.input.nx * ex.input.ny;
             let mut at = 0;
-            for &(n, label) in &ex.studies {
+            for &Part {
+                slices: n, label, ..
+            } in &ex.studies
+            {
                 assert!((1..=recipe.slices).contains(&n));
                 let id = ex.input.data[at * plane..(at + n) * plane]
                     .iter()
@@ -213,9 +229,20 @@ mod tests {
         // Half the draws are COVID-19 studies, the other half uniform over a pool that is
         // half COVID-19: three quarters in all (60 of 80 expected, sd 3.9).
         assert!((48..=72).contains(&covid_drawn), "{covid_drawn} of 80");
-        // Every other model still draws one study a step.
-        let ex = draw(&config(Model::Unet), &pool, 16, 0);
+        // The multitask model draws several too, and learns masks from COVID-19 studies only.
+        let multitask = config(Model::Multitask);
+        let mut mixed = false;
+        for step in 0..20 {
+            let ex = draw(&multitask, &pool, 32, step);
+            assert_eq!(ex.studies.len(), multitask.recipe.as_ref().unwrap().studies);
+            assert!(ex.studies.iter().all(|p| p.segment == (p.label == 1.0)));
+            mixed |= ex.studies.iter().any(|p| p.segment) && ex.studies.iter().any(|p| !p.segment);
+        }
+        assert!(mixed, "no step mixed COVID-19 and other studies");
+        // Every other model still draws one study a step, and learns every study's mask.
+        let ex = draw(&config(Model::UnetPlus), &pool, 16, 0);
         assert_eq!(ex.studies.len(), 1);
+        assert!(ex.studies[0].segment);
     }
 
     #[test]
