@@ -17,7 +17,9 @@
 # KEEP=DIR to keep weights, outputs and JSON there, CARGO_TARGET_DIR (default: target/),
 # MODE=train to time training steps (forward in train mode, loss, backward, AdamW) instead
 # of forwards, CONV=candle to run Candle's own conv2d instead of the pipeline's im2col path
-# (reference-model/src/nets/conv.rs). In train mode the check is the first step's loss.
+# (reference-model/src/nets/conv.rs), NORM=candle to run Candle's own train-mode batch norm
+# instead of the fused one (reference-model/src/nets/norm.rs). In train mode the check is
+# the first step's loss.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -32,6 +34,7 @@ rounds="${ROUNDS:-3}"
 archs="${ARCHS:-unet resnet multitask}"
 mode="${MODE:-forward}"
 conv="${CONV:-fast}"
+norm="${NORM:-fused}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
 
 if ! "$venv/bin/python" -c 'import torch, safetensors' 2>/dev/null; then
@@ -74,7 +77,7 @@ for round in $(seq 1 "$rounds"); do
         echo "round $round/$rounds, $arch: candle" >&2
         "$candle" "$arch" --out "$work/$arch.candle.safetensors" "${weight_flag[@]}" \
             --slices "$slices" --size "$size" --warmup "$warmup" --reps "$reps" \
-            --mode "$mode" --conv "$conv" > "$work/$arch.candle.$round.json"
+            --mode "$mode" --conv "$conv" --norm "$norm" > "$work/$arch.candle.$round.json"
         config="$("$venv/bin/python" -c 'import json, sys; print(json.dumps(json.load(sys.stdin)["arch_config"]))' \
             < "$work/$arch.candle.$round.json")"
         echo "round $round/$rounds, $arch: pytorch" >&2
@@ -127,7 +130,7 @@ weights = candle_first["weights"]
 what = "training steps" if candle_first["mode"] == "train" else "forwards"
 print(
     f"input {first['input']}, {first['threads']} threads each side, {rounds} alternating rounds of "
-    f"{first['warmup']} warm-up + {first['reps']} timed {what}, Candle conv: {candle_first['conv']}, "
+    f"{first['warmup']} warm-up + {first['reps']} timed {what}, Candle conv: {candle_first['conv']}, norm: {os.environ.get('NORM', 'fused')}, "
     f"torch {first['torch']}, weights: {weights}"
 )
 print(f"{'arch':<10} {'Candle ms':>10} {'PyTorch ms':>11} {'Candle/PyTorch':>15} {'(of minima)':>12}  {'runs':>4}  max abs diff")

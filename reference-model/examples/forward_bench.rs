@@ -6,11 +6,12 @@
 //! forward_bench <unet|resnet|multitask> --out OUT.safetensors
 //!               (--weights W.safetensors | --save-weights W.safetensors)
 //!               [--slices 32] [--size 96] [--warmup 2] [--reps 10] [--seed 2020]
-//!               [--mode forward|train] [--conv fast|candle]
+//!               [--mode forward|train] [--conv fast|candle] [--norm fused|candle]
 //! ```
 //!
 //! `--conv candle` routes every convolution through Candle's own `conv2d` instead of the
-//! pipeline's im2col path (`reference_model::nets::conv`), so both can be timed on one build.
+//! pipeline's im2col path (`reference_model::nets::conv`), so both can be timed on one build;
+//! `--norm candle` does the same for train-mode batch norm (`reference_model::nets::norm`).
 //! `--mode train` times whole training steps instead of forwards: batch statistics, the
 //! loss (mean binary cross-entropy of the segmentation logits against `input > 0.5`, plus
 //! that of the study logit against 1, weighted 0.1 when the network also segments), the
@@ -61,7 +62,7 @@ struct Args {
 const USAGE: &str = "usage: forward_bench <unet|resnet|multitask> --out OUT.safetensors \
                      (--weights W.safetensors | --save-weights W.safetensors) \
                      [--slices 32] [--size 96] [--warmup 2] [--reps 10] [--seed 2020] \
-                     [--mode forward|train] [--conv fast|candle]";
+                     [--mode forward|train] [--conv fast|candle] [--norm fused|candle]";
 
 fn parse_args() -> Result<Args> {
     let mut it = std::env::args().skip(1);
@@ -98,6 +99,11 @@ fn parse_args() -> Result<Args> {
                 "fast" => reference_model::nets::conv::use_candle_conv(false),
                 "candle" => reference_model::nets::conv::use_candle_conv(true),
                 other => bail!("--conv {other:?}: expected fast or candle"),
+            },
+            "--norm" => match value.as_str() {
+                "fused" => reference_model::nets::norm::use_candle_batch_norm(false),
+                "candle" => reference_model::nets::norm::use_candle_batch_norm(true),
+                other => bail!("--norm {other:?}: expected fused or candle"),
             },
             other => bail!("unknown flag {other:?}; {USAGE}"),
         }

@@ -140,7 +140,8 @@ impl Norm {
     /// The layer's output.
     pub fn forward_t(&self, x: &Tensor, train: bool) -> Result<Tensor> {
         match self {
-            Self::Batch(bn) => bn.forward_t(x, train),
+            Self::Batch(bn) if train => super::norm::forward_train(bn, x),
+            Self::Batch(bn) => bn.forward_t(x, false),
             Self::Folded => Ok(x.clone()),
         }
     }

@@ -4,6 +4,7 @@
 pub mod blocks;
 pub mod conv;
 pub mod multitask;
+pub mod norm;
 pub mod resnet;
 pub mod unet;
 
