@@ -56,3 +56,64 @@ pub(super) fn loss(net: &Net, ex: &Example, device: &Device) -> Result<Tensor> {
     }
     Ok(total)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nets::Arch;
+    use crate::prep::Stack;
+    use crate::train::sample::Part;
+    use candle_nn::{VarBuilder, VarMap};
+
+    /// A multitask step of a COVID-19 study (mask learnt) and a normal one (mask not
+    /// learnt): the normal study's target does not enter the loss, the COVID-19 study's does.
+    #[test]
+    fn the_multitask_loss_learns_masks_of_the_marked_studies_only() -> Result<()> {
+        let device = Device::Cpu;
+        let arch = Arch::Multitask {
+            width: 4,
+            levels: 2,
+            pyramid: vec![1, 2],
+            hidden: 4,
+        };
+        let map = VarMap::new();
+        let net = Net::new(&arch, VarBuilder::from_varmap(&map, DType::F32, &device))?;
+        let (w, h, per) = (16, 16, 2);
+        let mut input = Stack::zeros(w, h, 2 * per);
+        input
+            .data
+            .iter_mut()
+            .enumerate()
+            .for_each(|(i, v)| *v = ((i * 37) % 11) as f32 / 11.0);
+        let example = |covid_target: f32, normal_target: f32| {
+            let mut target = Stack::zeros(w, h, 2 * per);
+            let plane = w * h;
+            target.data[..per * plane].fill(covid_target);
+            target.data[per * plane..].fill(normal_target);
+            Example {
+                input: input.clone(),
+                target,
+                studies: vec![
+                    Part {
+                        slices: per,
+                        label: 1.0,
+                        segment: true,
+                    },
+                    Part {
+                        slices: per,
+                        label: 0.0,
+                        segment: false,
+                    },
+                ],
+            }
+        };
+        // Train-mode batch norm uses the batch's statistics: the same input, the same output.
+        let value =
+            |ex: &Example| -> Result<f32> { Ok(loss(&net, ex, &device)?.to_scalar::<f32>()?) };
+        let base = value(&example(0.0, 0.0))?;
+        assert!(base.is_finite() && base > 0.0);
+        assert!((value(&example(0.0, 1.0))? - base).abs() < 1e-6);
+        assert!((value(&example(1.0, 0.0))? - base).abs() > 1e-3);
+        Ok(())
+    }
+}
