@@ -228,9 +228,11 @@ pub fn config(model: Model) -> ModelConfig {
             "Lungs U-Net",
             Task::Lungs,
             Some(unet2d),
+            // Four slices of each validation study: with six, validation took 11% of the
+            // training time (129 of 1171 s).
             Some(Recipe {
                 lr_drop: Some((500, 1e-4)),
-                val_slices: Some(6),
+                val_slices: Some(4),
                 ..recipe(TrainOn::All, 800, 8, 1e-3, Optimizer::Adam)
             }),
         ),
