@@ -200,7 +200,12 @@ struct Im2Col(Geometry);
 /// added back to the input pixel it was copied from.
 struct Col2Im(Geometry);
 
-fn f32_slice<'a>(storage: &'a CpuStorage, layout: &Layout, op: &str) -> Result<&'a [f32]> {
+/// The f32 data of a contiguous CPU tensor; `op` names the operation in errors.
+pub(super) fn f32_slice<'a>(
+    storage: &'a CpuStorage,
+    layout: &Layout,
+    op: &str,
+) -> Result<&'a [f32]> {
     let CpuStorage::F32(data) = storage else {
         candle_core::bail!("{op}: only f32 is supported");
     };

@@ -15,6 +15,7 @@
 //! layer's momentum). Written against Candle's public `CustomOp3`, so it could go upstream
 //! as the CPU path of `BatchNorm::forward_train`; other devices keep Candle's.
 
+use super::conv::f32_slice;
 use candle_core::{CpuStorage, CustomOp3, DType, Layout, Result, Shape, Tensor, Var};
 use candle_nn::{BatchNorm, ModuleT};
 use rayon::prelude::*;
@@ -90,16 +91,6 @@ struct FusedBatchNorm {
     stats: Arc<Mutex<Option<Stats>>>,
 }
 
-fn f32_slice<'a>(storage: &'a CpuStorage, layout: &Layout) -> Result<&'a [f32]> {
-    let CpuStorage::F32(data) = storage else {
-        candle_core::bail!("batch norm: only f32 is supported");
-    };
-    match layout.contiguous_offsets() {
-        Some((start, end)) => Ok(&data[start..end]),
-        None => candle_core::bail!("batch norm: the input must be contiguous"),
-    }
-}
-
 /// `(n, c, plane)` of a `[n, c, ...]` shape.
 fn split(shape: &Shape) -> (usize, usize, usize) {
     let dims = shape.dims();
@@ -146,8 +137,11 @@ impl CustomOp3 for FusedBatchNorm {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let x = f32_slice(s1, l1)?;
-        let (gamma, beta) = (f32_slice(s2, l2)?, f32_slice(s3, l3)?);
+        let x = f32_slice(s1, l1, "batch norm")?;
+        let (gamma, beta) = (
+            f32_slice(s2, l2, "batch norm")?,
+            f32_slice(s3, l3, "batch norm")?,
+        );
         let dims = split(l1.shape());
         let (n, c, plane) = dims;
         if gamma.len() != c || beta.len() != c {
