@@ -130,7 +130,7 @@ weights = candle_first["weights"]
 what = "training steps" if candle_first["mode"] == "train" else "forwards"
 print(
     f"input {first['input']}, {first['threads']} threads each side, {rounds} alternating rounds of "
-    f"{first['warmup']} warm-up + {first['reps']} timed {what}, Candle conv: {candle_first['conv']}, norm: {os.environ.get('NORM', 'fused')}, "
+    f"{first['warmup']} warm-up + {first['reps']} timed {what}, Candle conv: {candle_first['conv']}, norm: {candle_first['norm']}, "
     f"torch {first['torch']}, weights: {weights}"
 )
 print(f"{'arch':<10} {'Candle ms':>10} {'PyTorch ms':>11} {'Candle/PyTorch':>15} {'(of minima)':>12}  {'runs':>4}  max abs diff")

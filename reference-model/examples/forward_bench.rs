@@ -271,6 +271,7 @@ fn main() -> Result<()> {
             "impl": "candle",
             "mode": "train",
             "conv": conv_name(),
+            "norm": norm_name(),
             "threads": candle_core::utils::get_num_threads(),
             "input": [args.slices, 1, args.size, args.size],
             "weights": source,
@@ -325,6 +326,7 @@ fn main() -> Result<()> {
         "reps": args.reps,
         "mode": "forward",
         "conv": conv_name(),
+        "norm": norm_name(),
         "median_ms": median,
         "min_ms": min,
         "all_ms": ms,
@@ -337,6 +339,15 @@ fn main() -> Result<()> {
 fn conv_name() -> &'static str {
     if reference_model::nets::conv::fast_path(&Device::Cpu) {
         "fast"
+    } else {
+        "candle"
+    }
+}
+
+/// Which train-mode batch norm this process uses.
+fn norm_name() -> &'static str {
+    if reference_model::nets::norm::fused_path(&Device::Cpu) {
+        "fused"
     } else {
         "candle"
     }

@@ -128,8 +128,9 @@ impl StudySpec {
 /// `Test` holds the 101 studies of [`REFERENCE_COMPOSITION`] with the
 /// [`REFERENCE_SEVERITY_MIX`]; `Val` defaults to 100 studies of the same composition and
 /// mix, `Train` to 400 in the same category proportions with a more even severity mix.
-/// `count` overrides the size of any split, keeping the proportions (largest remainders). The same arguments always give
-/// the same plan, and `Demo` and `Realistic` plans share categories and targets.
+/// `count` overrides the size of any split, keeping the proportions (largest remainders).
+/// The same arguments always give the same plan, and `Demo` and `Realistic` plans share
+/// categories and targets.
 pub fn plan(split: Split, profile: Profile, seed: u64, count: Option<usize>) -> Vec<StudySpec> {
     let (prefix, default, mix) = match split {
         Split::Test => ("study", 101, REFERENCE_SEVERITY_MIX),

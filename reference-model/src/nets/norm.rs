@@ -31,6 +31,11 @@ pub fn use_candle_batch_norm(on: bool) {
     CANDLE_NORM.store(on, Ordering::Relaxed);
 }
 
+/// Whether train-mode batch norms on `device` take this module's path.
+pub fn fused_path(device: &candle_core::Device) -> bool {
+    device.is_cpu() && !CANDLE_NORM.load(Ordering::Relaxed)
+}
+
 /// The train-mode output of `bn` on `x` (`[n, c, ...]`), updating its running statistics:
 /// this module's fused operation for contiguous f32 on the CPU with an affine layer,
 /// Candle's otherwise.
@@ -38,11 +43,7 @@ pub fn forward_train(bn: &BatchNorm, x: &Tensor) -> Result<Tensor> {
     let Some((gamma, beta)) = bn.weight_and_bias() else {
         return bn.forward_t(x, true);
     };
-    if !x.device().is_cpu()
-        || x.dtype() != DType::F32
-        || x.rank() < 2
-        || CANDLE_NORM.load(Ordering::Relaxed)
-    {
+    if !fused_path(x.device()) || x.dtype() != DType::F32 || x.rank() < 2 {
         return bn.forward_t(x, true);
     }
     let x = x.contiguous()?;
@@ -55,16 +56,12 @@ pub fn forward_train(bn: &BatchNorm, x: &Tensor) -> Result<Tensor> {
             stats: Arc::clone(&stats),
         },
     )?;
-    let Some(Stats { mean, inv_std, m }) = stats.lock().expect("not poisoned").clone() else {
+    let Some(Stats { mean, var, m, .. }) = stats.lock().expect("not poisoned").clone() else {
         candle_core::bail!("batch norm: the forward pass left no statistics");
     };
-    // Unbiased variance for the running estimate, as PyTorch's (1/inv_std^2 - eps) m/(m-1).
-    let eps = bn.eps() as f32;
+    // The running estimate takes the unbiased variance, as PyTorch's.
     let unbiased = m as f32 / (m.max(2) - 1) as f32;
-    let var: Vec<f32> = inv_std
-        .iter()
-        .map(|s| (1.0 / (s * s) - eps) * unbiased)
-        .collect();
+    let var: Vec<f32> = var.iter().map(|v| v * unbiased).collect();
     let momentum = bn.momentum();
     let update = |running: &Tensor, batch: Vec<f32>| -> Result<()> {
         let batch = Tensor::from_vec(batch, running.shape(), running.device())?;
@@ -76,10 +73,12 @@ pub fn forward_train(bn: &BatchNorm, x: &Tensor) -> Result<Tensor> {
     Ok(y)
 }
 
-/// A forward pass's per-channel statistics: mean, `1 / sqrt(var + eps)`, values per channel.
+/// A forward pass's per-channel statistics: mean, biased variance, `1 / sqrt(var + eps)`,
+/// and the number of values per channel.
 #[derive(Clone, Debug)]
 struct Stats {
     mean: Vec<f32>,
+    var: Vec<f32>,
     inv_std: Vec<f32>,
     m: usize,
 }
@@ -149,7 +148,7 @@ impl CustomOp3 for FusedBatchNorm {
         }
         let m = n * plane;
         // Two passes in f64 per channel: the mean, then the squared deviations from it.
-        let (mean, inv_std): (Vec<f32>, Vec<f32>) = (0..c)
+        let (mean, var): (Vec<f64>, Vec<f64>) = (0..c)
             .into_par_iter()
             .map(|ch| {
                 let sum: f64 = channel(x, dims, ch)
@@ -163,15 +162,25 @@ impl CustomOp3 for FusedBatchNorm {
                             .sum::<f64>()
                     })
                     .sum();
-                let var = sq / m as f64;
-                (mean as f32, (1.0 / (var + self.eps).sqrt()) as f32)
+                (mean, sq / m as f64)
             })
             .unzip();
+        let inv_std: Vec<f32> = var
+            .iter()
+            .map(|v| (1.0 / (v + self.eps).sqrt()) as f32)
+            .collect();
+        let mean: Vec<f32> = mean.iter().map(|&v| v as f32).collect();
+        let var: Vec<f32> = var.iter().map(|&v| v as f32).collect();
         let mut y = vec![0f32; x.len()];
         map_channels(&mut y, dims, |ch, i| {
             (x[i] - mean[ch]) * inv_std[ch] * gamma[ch] + beta[ch]
         });
-        *self.stats.lock().expect("not poisoned") = Some(Stats { mean, inv_std, m });
+        *self.stats.lock().expect("not poisoned") = Some(Stats {
+            mean,
+            var,
+            inv_std,
+            m,
+        });
         Ok((CpuStorage::F32(y), l1.shape().clone()))
     }
 
@@ -183,7 +192,9 @@ impl CustomOp3 for FusedBatchNorm {
         _res: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let Some(Stats { mean, inv_std, m }) = self.stats.lock().expect("not poisoned").clone()
+        let Some(Stats {
+            mean, inv_std, m, ..
+        }) = self.stats.lock().expect("not poisoned").clone()
         else {
             candle_core::bail!("batch norm: backward before forward");
         };

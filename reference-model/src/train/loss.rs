@@ -21,13 +21,10 @@ pub(super) fn loss(net: &Net, ex: &Example, device: &Device) -> Result<Tensor> {
         if ex.studies.iter().all(|p| p.segment) {
             total = (total + bce_with_logits(&seg, &t)?)?;
         } else {
-            let (mut outs, mut targets, mut at) = (Vec::new(), Vec::new(), 0);
-            for p in &ex.studies {
-                if p.segment {
-                    outs.push(seg.narrow(0, at, p.slices)?);
-                    targets.push(t.narrow(0, at, p.slices)?);
-                }
-                at += p.slices;
+            let (mut outs, mut targets) = (Vec::new(), Vec::new());
+            for (at, p) in ex.parts().filter(|(_, p)| p.segment) {
+                outs.push(seg.narrow(0, at, p.slices)?);
+                targets.push(t.narrow(0, at, p.slices)?);
             }
             if !outs.is_empty() {
                 let (o, t) = (Tensor::cat(&outs, 0)?, Tensor::cat(&targets, 0)?);
@@ -36,12 +33,10 @@ pub(super) fn loss(net: &Net, ex: &Example, device: &Device) -> Result<Tensor> {
         }
     }
     if let Some(features) = out.features {
-        let mut pooled = Vec::with_capacity(ex.studies.len());
-        let mut at = 0;
-        for p in &ex.studies {
-            pooled.push(features.narrow(0, at, p.slices)?.max_keepdim(0)?);
-            at += p.slices;
-        }
+        let pooled = ex
+            .parts()
+            .map(|(at, p)| features.narrow(0, at, p.slices)?.max_keepdim(0))
+            .collect::<candle_core::Result<Vec<_>>>()?;
         let logit = net
             .classify(&Tensor::cat(&pooled, 0)?)?
             .expect("a classifier");

@@ -51,6 +51,17 @@ pub(super) struct Example {
     pub studies: Vec<Part>,
 }
 
+impl Example {
+    /// Each study's part with the index of its first slice in the example.
+    pub fn parts(&self) -> impl Iterator<Item = (usize, &Part)> {
+        self.studies.iter().scan(0, |at, p| {
+            let start = *at;
+            *at += p.slices;
+            Some((start, p))
+        })
+    }
+}
+
 /// The box a model of `task` works in: the whole image for the lungs model, the
 /// ground-truth lungs' box for the others.
 pub(super) fn model_box(task: Task, s: &Sample) -> Bbox {
@@ -211,10 +222,14 @@ mod tests {
             // Each study's slices carry its own pixels (the image holds its id), and its label.
             let plane = ex.input.nx * ex.input.ny;
             let mut at = 0;
-            for &Part {
-                slices: n, label, ..
-            } in &ex.studies
+            for (
+                start,
+                &Part {
+                    slices: n, label, ..
+                },
+            ) in ex.parts()
             {
+                assert_eq!(start, at);
                 assert!((1..=recipe.slices).contains(&n));
                 let id = ex.input.data[at * plane..(at + n) * plane]
                     .iter()
