@@ -74,7 +74,7 @@ pub fn render(s: &Shipped) -> String {
             .map_or_else(String::new, |(at, lr)| format!(", {lr} from step {at}"));
         let _ = writeln!(
             out,
-            "## Training\n\n{:?}, learning rate {}{drop}; {} steps of {} slices{}; seed {}. Validation every {} steps on {}; the weights of step {} were kept.\n\nWall time {:.0} s on {}{}.\n",
+            "## Training\n\n{:?}, learning rate {}{drop}; {} steps of {} slices{}{}; seed {}. Validation every {} steps on {}; the weights of step {} were kept.\n\nWall time {:.0} s on {}{}.\n",
             r.optimizer,
             r.lr,
             rec.steps,
@@ -83,6 +83,11 @@ pub fn render(s: &Shipped) -> String {
                 format!(" from each of {} studies", r.studies)
             } else {
                 String::new()
+            },
+            if r.augment {
+                ", each study varied at random (a left-right mirror, a shift within the padded plane, an intensity gain and offset)"
+            } else {
+                ""
             },
             r.seed,
             r.val_every,

@@ -16,7 +16,7 @@
 //! as the CPU path of `BatchNorm::forward_train`; other devices keep Candle's.
 
 use super::conv::f32_slice;
-use candle_core::{CpuStorage, CustomOp3, DType, Layout, Result, Shape, Tensor, Var};
+use candle_core::{CpuStorage, CustomOp3, DType, Layout, Result, Shape, Storage, Tensor, Var};
 use candle_nn::{BatchNorm, ModuleT};
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -200,15 +200,21 @@ impl CustomOp3 for FusedBatchNorm {
         };
         let dims = split(x.shape());
         let c = dims.1;
-        let xs: Vec<f32> = x.flatten_all()?.to_vec1()?;
-        let g: Vec<f32> = grad.contiguous()?.flatten_all()?.to_vec1()?;
+        let (x, grad) = (x.contiguous()?, grad.contiguous()?);
+        let (x_storage, x_layout) = x.storage_and_layout();
+        let (g_storage, g_layout) = grad.storage_and_layout();
+        let (Storage::Cpu(x_cpu), Storage::Cpu(g_cpu)) = (&*x_storage, &*g_storage) else {
+            candle_core::bail!("batch norm: the fused backward runs on the CPU only");
+        };
+        let xs = f32_slice(x_cpu, x_layout, "batch norm")?;
+        let g = f32_slice(g_cpu, g_layout, "batch norm")?;
         let gam: Vec<f32> = gamma.to_vec1()?;
         let x_hat = |ch: usize, v: f32| (v - mean[ch]) * inv_std[ch];
         let (d_beta, d_gamma): (Vec<f32>, Vec<f32>) = (0..c)
             .into_par_iter()
             .map(|ch| {
                 let (mut db, mut dg) = (0f64, 0f64);
-                for (xr, gr) in channel(&xs, dims, ch).zip(channel(&g, dims, ch)) {
+                for (xr, gr) in channel(xs, dims, ch).zip(channel(g, dims, ch)) {
                     for (&v, &gv) in xr.iter().zip(gr) {
                         db += f64::from(gv);
                         dg += f64::from(gv) * f64::from(x_hat(ch, v));

@@ -32,6 +32,64 @@ pub(super) fn gather(stack: &Stack, bbox: &Bbox, ks: &[usize], (w, h): (usize, u
     out
 }
 
+/// A random variation of one training study (for a recipe with `augment`), so that a
+/// classifier learns the disease rather than the 400 studies it sees: the same lungs mirrored
+/// left to right (the phantom's COVID-19 is bilateral and its pneumonia mostly unilateral on
+/// either side), placed anywhere in the padded plane rather than at its corner, and seen
+/// through a scanner with another calibration.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) struct Jitter {
+    /// Whether columns are reversed within the study's box.
+    pub mirror: bool,
+    /// Where the box's first column and row go in the padded plane.
+    pub at: (usize, usize),
+    /// Intensities become `gain * v + offset`, clamped to the window's [0, 1].
+    pub gain: f32,
+    /// See `gain`.
+    pub offset: f32,
+}
+
+impl Jitter {
+    /// Gains are drawn from `1 +- GAIN`.
+    pub const GAIN: f32 = 0.1;
+    /// Offsets are drawn from `+- OFFSET` (0.03 of the window is 45 HU).
+    pub const OFFSET: f32 = 0.03;
+
+    /// Draws a variation of a study whose box is `(bw, bh)` in a plane of `(w, h)`.
+    pub fn draw(rng: &mut ChaCha8Rng, (bw, bh): (usize, usize), (w, h): (usize, usize)) -> Self {
+        Self {
+            mirror: rng.random_bool(0.5),
+            at: (rng.random_range(0..=w - bw), rng.random_range(0..=h - bh)),
+            gain: 1.0 + rng.random_range(-Self::GAIN..=Self::GAIN),
+            offset: rng.random_range(-Self::OFFSET..=Self::OFFSET),
+        }
+    }
+
+    /// Applies it to `slices`, as made by [`gather`]: each slice holds the box's `(bw, bh)`
+    /// pixels at its corner and padding after. The padding stays 0; intensities change only
+    /// with `intensity` (an image, not a mask).
+    pub fn apply(&self, slices: &Stack, (bw, bh): (usize, usize), intensity: bool) -> Stack {
+        let (w, h) = (slices.nx, slices.ny);
+        let mut out = Stack::zeros(w, h, slices.nz);
+        for k in 0..slices.nz {
+            for j in 0..bh {
+                let src = &slices.slice(k)[j * w..j * w + bw];
+                let at = (k * h + j + self.at.1) * w + self.at.0;
+                let dst = &mut out.data[at..at + bw];
+                dst.copy_from_slice(src);
+                if self.mirror {
+                    dst.reverse();
+                }
+                if intensity {
+                    dst.iter_mut()
+                        .for_each(|v| *v = (self.gain * *v + self.offset).clamp(0.0, 1.0));
+                }
+            }
+        }
+        out
+    }
+}
+
 /// One study's share of an [`Example`].
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(super) struct Part {
@@ -136,8 +194,16 @@ pub(super) fn draw(
         } else {
             s.lesions.clone()
         };
-        ex.input.data.extend(gather(&s.image, &b, &ks, padded).data);
-        ex.target.data.extend(gather(&target, &b, &ks, padded).data);
+        let mut input = gather(&s.image, &b, &ks, padded);
+        let mut target = gather(&target, &b, &ks, padded);
+        if recipe.augment {
+            let content = (b.x1 - b.x0, b.y1 - b.y0);
+            let jitter = Jitter::draw(&mut rng, content, padded);
+            input = jitter.apply(&input, content, true);
+            target = jitter.apply(&target, content, false);
+        }
+        ex.input.data.extend(input.data);
+        ex.target.data.extend(target.data);
         ex.input.nz += ks.len();
         ex.target.nz += ks.len();
         ex.studies.push(Part {
@@ -181,8 +247,9 @@ mod tests {
 
     fn sample(id: usize, covid: bool, (w, h, d): (usize, usize, usize)) -> Sample {
         let stack = || Stack::zeros(40, 30, 20);
+        // Every pixel of the image is the study's id in tenths: positive, within the window.
         let mut image = stack();
-        image.data.iter_mut().for_each(|v| *v = id as f32);
+        image.data.iter_mut().for_each(|v| *v = id as f32 / 10.0);
         Sample {
             id: format!("s{id}"),
             category: if covid { "covid" } else { "normal" }.to_owned(),
@@ -210,7 +277,9 @@ mod tests {
         let resnet = config(Model::Resnet);
         let recipe = resnet.recipe.as_ref().unwrap();
         assert!(recipe.studies > 1);
+        assert!(recipe.augment);
         let mut covid_drawn = 0;
+        let mut moved = false;
         for step in 0..20 {
             let ex = draw(&resnet, &pool, 32, step);
             assert_eq!(ex.studies.len(), recipe.studies);
@@ -219,7 +288,9 @@ mod tests {
             assert_eq!(ex.input.data.len(), slices * ex.input.nx * ex.input.ny);
             // Every box fits the padded size, a multiple of the network's 32.
             assert!(ex.input.nx.is_multiple_of(32) && ex.input.ny.is_multiple_of(32));
-            // Each study's slices carry its own pixels (the image holds its id), and its label.
+            // Each study's slices carry its own pixels, and its label. The ResNet's studies are
+            // varied (moved and recalibrated), so a study is known by its box's area: the
+            // number of pixels that are not padding.
             let plane = ex.input.nx * ex.input.ny;
             let mut at = 0;
             for (
@@ -231,12 +302,16 @@ mod tests {
             {
                 assert_eq!(start, at);
                 assert!((1..=recipe.slices).contains(&n));
-                let id = ex.input.data[at * plane..(at + n) * plane]
+                let study = &ex.input.data[at * plane..(at + n) * plane];
+                let area = study.iter().filter(|&&v| v > 0.0).count() / n;
+                let s = samples
                     .iter()
-                    .copied()
-                    .fold(0f32, f32::max);
-                let s = &samples[id as usize - 1];
+                    .find(|s| {
+                        (s.lung_box.x1 - s.lung_box.x0) * (s.lung_box.y1 - s.lung_box.y0) == area
+                    })
+                    .expect("a study's box");
                 assert_eq!(label, f32::from(u8::from(s.covid())));
+                moved |= study[0] == 0.0;
                 covid_drawn += usize::from(s.covid());
                 at += n;
             }
@@ -244,6 +319,7 @@ mod tests {
         // Half the draws are COVID-19 studies, the other half uniform over a pool that is
         // half COVID-19: three quarters in all (60 of 80 expected, sd 3.9).
         assert!((48..=72).contains(&covid_drawn), "{covid_drawn} of 80");
+        assert!(moved, "no study was moved from the plane's corner");
         // The multitask model draws several too, and learns masks from COVID-19 studies only.
         let multitask = config(Model::Multitask);
         let mut mixed = false;
@@ -258,6 +334,55 @@ mod tests {
         let ex = draw(&config(Model::UnetPlus), &pool, 16, 0);
         assert_eq!(ex.studies.len(), 1);
         assert!(ex.studies[0].segment);
+    }
+
+    #[test]
+    fn a_jitter_mirrors_moves_and_recalibrates_a_study_inside_its_padded_plane() {
+        // Two slices of a 3x2 box at the corner of a 5x4 plane, every pixel distinct.
+        let ((bw, bh), (w, h)) = ((3, 2), (5, 4));
+        let value = |k: usize, j: usize, i: usize| 0.1 * (1 + i + bw * j) as f32 + 0.3 * k as f32;
+        let mut slices = Stack::zeros(w, h, 2);
+        for (k, j, i) in
+            (0..2).flat_map(|k| (0..bh).flat_map(move |j| (0..bw).map(move |i| (k, j, i))))
+        {
+            slices.data[(k * h + j) * w + i] = value(k, j, i);
+        }
+        let jitter = Jitter {
+            mirror: true,
+            at: (2, 1),
+            gain: 1.1,
+            offset: 0.03,
+        };
+        let image = jitter.apply(&slices, (bw, bh), true);
+        let mask = jitter.apply(&slices, (bw, bh), false);
+        for (k, j, i) in
+            (0..2).flat_map(|k| (0..bh).flat_map(move |j| (0..bw).map(move |i| (k, j, i))))
+        {
+            let to = (k * h + j + 1) * w + 2 + (bw - 1 - i);
+            let v = value(k, j, i);
+            // 0.9 * 1.1 + 0.03 is past the window's top, and stays at 1.
+            assert!(
+                (image.data[to] - (1.1 * v + 0.03).min(1.0)).abs() < 1e-6,
+                "{k} {j} {i}"
+            );
+            assert_eq!(mask.data[to], v);
+        }
+        assert_eq!(image.data.iter().filter(|&&v| v == 1.0).count(), 1);
+        // Everything else is padding.
+        for out in [&image, &mask] {
+            assert_eq!(out.data.iter().filter(|&&v| v != 0.0).count(), 2 * bw * bh);
+        }
+        // Drawn variations stay inside the plane and their ranges, and take both mirrors.
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let drawn: Vec<Jitter> = (0..200)
+            .map(|_| Jitter::draw(&mut rng, (bw, bh), (w, h)))
+            .collect();
+        assert!(drawn.iter().all(|j| j.at.0 <= w - bw
+            && j.at.1 <= h - bh
+            && (j.gain - 1.0).abs() <= Jitter::GAIN
+            && j.offset.abs() <= Jitter::OFFSET));
+        assert!(drawn.iter().any(|j| j.mirror) && drawn.iter().any(|j| !j.mirror));
+        assert!(drawn.iter().any(|j| j.at == (0, 0)) && drawn.iter().any(|j| j.at == (2, 2)));
     }
 
     #[test]
