@@ -304,15 +304,11 @@ pub fn config(model: Model) -> ModelConfig {
             }),
             // Four studies of 8 slices a step, for the same reason as the ResNet's: with one
             // study a step, validation AUC 0.980 on severe cases fell to 0.832 on the
-            // mostly mild test split. At 1060 steps of 1e-3 its loss was still falling
-            // (0.109 to 0.085 over the last 265) and the last weights were kept, so it trains
-            // on for 250 steps at a tenth of the rate.
+            // mostly mild test split.
             Some(Recipe {
                 studies: 4,
                 val_slices: Some(16),
-                val_every: 250,
-                lr_drop: Some((1000, 1e-4)),
-                ..recipe(TrainOn::All, 1250, 8, 1e-3, Optimizer::Adam)
+                ..recipe(TrainOn::All, 1060, 8, 1e-3, Optimizer::Adam)
             }),
         ),
     };
