@@ -274,10 +274,11 @@ mod tests {
             .map(|i| sample(i + 1, i % 2 == 0, (10 + 3 * i, 8 + i, 9 + i)))
             .collect();
         let pool: Vec<&Sample> = samples.iter().collect();
-        let resnet = config(Model::Resnet);
+        // The ResNet's draw, with its studies varied.
+        let mut resnet = config(Model::Resnet);
+        resnet.recipe.as_mut().unwrap().augment = true;
         let recipe = resnet.recipe.as_ref().unwrap();
         assert!(recipe.studies > 1);
-        assert!(recipe.augment);
         let mut covid_drawn = 0;
         let mut moved = false;
         for step in 0..20 {
@@ -288,9 +289,9 @@ mod tests {
             assert_eq!(ex.input.data.len(), slices * ex.input.nx * ex.input.ny);
             // Every box fits the padded size, a multiple of the network's 32.
             assert!(ex.input.nx.is_multiple_of(32) && ex.input.ny.is_multiple_of(32));
-            // Each study's slices carry its own pixels, and its label. The ResNet's studies are
-            // varied (moved and recalibrated), so a study is known by its box's area: the
-            // number of pixels that are not padding.
+            // Each study's slices carry its own pixels, and its label. The studies are varied
+            // (moved and recalibrated), so a study is known by its box's area: the number of
+            // pixels that are not padding.
             let plane = ex.input.nx * ex.input.ny;
             let mut at = 0;
             for (
