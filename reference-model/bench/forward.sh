@@ -18,8 +18,10 @@
 # MODE=train to time training steps (forward in train mode, loss, backward, AdamW) instead
 # of forwards, CONV=candle to run Candle's own conv2d instead of the pipeline's im2col path
 # (reference-model/src/nets/conv.rs), NORM=candle to run Candle's own train-mode batch norm
-# instead of the fused one (reference-model/src/nets/norm.rs). In train mode the check is
-# the first step's loss.
+# instead of the fused one (reference-model/src/nets/norm.rs), ALLOC=system to build
+# Candle's side on the system allocator instead of mimalloc, the triageboard binary's (glibc's
+# malloc can be tuned with GLIBC_TUNABLES, which both sides then read). In train mode the
+# check is the first step's loss.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -46,7 +48,10 @@ if ! "$venv/bin/python" -c 'import torch, safetensors' 2>/dev/null; then
 fi
 
 echo "building forward_bench (release)" >&2
-cargo build --release --quiet -p reference-model --example forward_bench
+# Candle's side runs on mimalloc, as the triageboard binary does, unless ALLOC=system.
+features=(--features mimalloc)
+[[ "${ALLOC:-mimalloc}" == system ]] && features=()
+cargo build --release --quiet -p reference-model --example forward_bench "${features[@]}"
 candle="$CARGO_TARGET_DIR/release/examples/forward_bench"
 
 if [[ -n "${KEEP:-}" ]]; then
@@ -131,6 +136,7 @@ what = "training steps" if candle_first["mode"] == "train" else "forwards"
 print(
     f"input {first['input']}, {first['threads']} threads each side, {rounds} alternating rounds of "
     f"{first['warmup']} warm-up + {first['reps']} timed {what}, Candle conv: {candle_first['conv']}, norm: {candle_first['norm']}, "
+    f"allocator: {candle_first.get('alloc', 'system')}, "
     f"torch {first['torch']}, weights: {weights}"
 )
 print(f"{'arch':<10} {'Candle ms':>10} {'PyTorch ms':>11} {'Candle/PyTorch':>15} {'(of minima)':>12}  {'runs':>4}  max abs diff")

@@ -40,6 +40,22 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
+/// Built with `--features mimalloc` (as `reference-model/bench/forward.sh` does unless
+/// `ALLOC=system`), the benchmark runs on mimalloc, the triageboard binary's allocator,
+/// instead of the system allocator.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// The allocator this build runs on, for the report.
+fn alloc_name() -> &'static str {
+    if cfg!(feature = "mimalloc") {
+        "mimalloc"
+    } else {
+        "system"
+    }
+}
+
 /// Where the parameters come from.
 enum Weights {
     Load(PathBuf),
@@ -272,6 +288,7 @@ fn main() -> Result<()> {
             "mode": "train",
             "conv": conv_name(),
             "norm": norm_name(),
+            "alloc": alloc_name(),
             "threads": candle_core::utils::get_num_threads(),
             "input": [args.slices, 1, args.size, args.size],
             "weights": source,
@@ -327,6 +344,7 @@ fn main() -> Result<()> {
         "mode": "forward",
         "conv": conv_name(),
         "norm": norm_name(),
+        "alloc": alloc_name(),
         "median_ms": median,
         "min_ms": min,
         "all_ms": ms,

@@ -86,8 +86,8 @@ pub struct Recipe {
     #[serde(default)]
     pub val_slices: Option<usize>,
     /// Whether each training study is varied at random (a left-right mirror, a shift within
-    /// the padded plane, an intensity gain and offset; `train::sample::Jitter`). False in
-    /// records written before it existed.
+    /// the padded plane, an intensity gain and offset; `reference train --augment`). False in
+    /// every shipped recipe, and in records written before it existed.
     #[serde(default)]
     pub augment: bool,
 }
