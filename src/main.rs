@@ -1,6 +1,6 @@
 //! The `triageboard` binary: a thin shell around [`triageboard::cli`].
 
-/// mimalloc instead of the system allocator: a reference model's training step is 1.1 to 1.3
+/// mimalloc instead of the system allocator: a reference model's training step is 1.1 to 1.2
 /// times faster on it (`ALLOC=system bash reference-model/bench/forward.sh`).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
