@@ -344,10 +344,10 @@ mod tests {
         // Two slices of a 3x2 box at the corner of a 5x4 plane, every pixel distinct.
         let ((bw, bh), (w, h)) = ((3, 2), (5, 4));
         let value = |k: usize, j: usize, i: usize| 0.1 * (1 + i + bw * j) as f32 + 0.3 * k as f32;
+        let pixels =
+            || (0..2).flat_map(|k| (0..bh).flat_map(move |j| (0..bw).map(move |i| (k, j, i))));
         let mut slices = Stack::zeros(w, h, 2);
-        for (k, j, i) in
-            (0..2).flat_map(|k| (0..bh).flat_map(move |j| (0..bw).map(move |i| (k, j, i))))
-        {
+        for (k, j, i) in pixels() {
             slices.data[(k * h + j) * w + i] = value(k, j, i);
         }
         let jitter = Jitter {
@@ -358,9 +358,7 @@ mod tests {
         };
         let image = jitter.apply(&slices, (bw, bh), true);
         let mask = jitter.apply(&slices, (bw, bh), false);
-        for (k, j, i) in
-            (0..2).flat_map(|k| (0..bh).flat_map(move |j| (0..bw).map(move |i| (k, j, i))))
-        {
+        for (k, j, i) in pixels() {
             let to = (k * h + j + 1) * w + 2 + (bw - 1 - i);
             let v = value(k, j, i);
             // 0.9 * 1.1 + 0.03 is past the window's top, and stays at 1.
