@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use helpers::{Backend, spawn_app_with};
 use reference_model::Device;
 use reference_model::predict::{Output, PredictOptions, predict};
-use reference_model::train::{TrainPaths, train};
+use reference_model::train::{TrainOptions, TrainPaths, train};
 use reference_model::zoo::{self, Model};
 use serde_json::Value;
 use triageboard::baselines::Source;
@@ -55,7 +55,7 @@ fn training_writes_weights_a_record_and_a_card_and_resumes() {
     let mut config = zoo::config(Model::Unet);
     let recipe = config.recipe.as_mut().unwrap();
     (recipe.steps, recipe.slices, recipe.val_every) = (2, 2, 1);
-    let record = train(&config, &paths, &Device::Cpu, false).unwrap();
+    let record = train(&config, &paths, &Device::Cpu, &TrainOptions::default()).unwrap();
     assert_eq!(record.steps, 2);
     assert_eq!(record.history.len(), 2);
     assert_eq!(
@@ -94,13 +94,47 @@ fn training_writes_weights_a_record_and_a_card_and_resumes() {
         serde_json::to_string(&record).unwrap(),
     )
     .unwrap();
-    let resumed = train(&config, &paths, &Device::Cpu, true).unwrap();
+    let resume = TrainOptions {
+        resume: true,
+        ..TrainOptions::default()
+    };
+    let resumed = train(&config, &paths, &Device::Cpu, &resume).unwrap();
     assert_eq!(resumed.steps, 3);
     assert_eq!(
         resumed.history.len(),
         3,
         "two checkpoints before, one more after resuming"
     );
+}
+
+#[test]
+fn a_time_limit_ends_training_with_a_validated_card_that_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    split(&dir.path().join("train"), phantom::Split::Train, 4);
+    split(&dir.path().join("val"), phantom::Split::Val, 3);
+    let paths = TrainPaths {
+        train: dir.path().join("train"),
+        val: dir.path().join("val"),
+        weights: dir.path().join("weights"),
+    };
+    let mut config = zoo::config(Model::Unet);
+    let recipe = config.recipe.as_mut().unwrap();
+    (recipe.steps, recipe.slices, recipe.val_every) = (50, 2, 25);
+    let options = TrainOptions {
+        time_limit: Some(Duration::ZERO),
+        ..TrainOptions::default()
+    };
+    let record = train(&config, &paths, &Device::Cpu, &options).unwrap();
+    assert_eq!(record.steps, 1, "a spent limit stops after the first step");
+    assert_eq!(record.history.len(), 1, "and validates it");
+    assert_eq!(record.best_step, 1);
+    assert_eq!(record.time_limit_seconds, Some(0.0));
+    let card = std::fs::read_to_string(paths.weights.join("unet.md")).unwrap();
+    assert!(
+        card.contains("1 steps (of the recipe's 50: stopped at its time limit of 0 s)"),
+        "{card}"
+    );
+    assert!(!paths.weights.join("unet.ckpt.safetensors").exists());
 }
 
 #[test]

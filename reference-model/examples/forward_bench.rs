@@ -7,18 +7,22 @@
 //!               (--weights W.safetensors | --save-weights W.safetensors)
 //!               [--slices 32] [--size 96] [--warmup 2] [--reps 10] [--seed 2020]
 //!               [--mode forward|train] [--conv fast|candle] [--norm fused|candle]
+//!               [--device cpu|cuda] [--width N]
 //! ```
 //!
 //! `--conv candle` routes every convolution through Candle's own `conv2d` instead of the
 //! pipeline's im2col path (`reference_model::nets::conv`), so both can be timed on one build;
 //! `--norm candle` does the same for train-mode batch norm (`reference_model::nets::norm`).
+//! `--device cuda` runs on the GPU (a build with the `cuda` feature), where the default
+//! convolution of a training step is `conv::conv2d_unfold` and `--conv candle` is Candle's
+//! `conv2d` (cuDNN with `cudnn`); every timing then waits for the GPU to finish.
 //! `--mode train` times whole training steps instead of forwards: batch statistics, the
 //! loss (mean binary cross-entropy of the segmentation logits against `input > 0.5`, plus
 //! that of the study logit against 1, weighted 0.1 when the network also segments), the
 //! backward pass and an AdamW step (lr 1e-3, no weight decay). The first step's loss is
 //! reported, for comparison with PyTorch's on the same weights.
 //!
-//! The network has the widths of `reference_model::zoo::config(name)`. Its parameters are
+//! The network has the widths of `reference_model::zoo::config(name)`, or `--width`. Its parameters are
 //! either loaded from `--weights` (every parameter must be in the file), or drawn from
 //! `--seed` and written to `--save-weights` so that PyTorch can load the very same ones.
 //! The input is `[slices, 1, size, size]` with element `i` (row-major) equal to
@@ -73,12 +77,15 @@ struct Args {
     reps: usize,
     seed: u64,
     train: bool,
+    device: String,
+    width: Option<usize>,
 }
 
 const USAGE: &str = "usage: forward_bench <unet|resnet|multitask> --out OUT.safetensors \
                      (--weights W.safetensors | --save-weights W.safetensors) \
                      [--slices 32] [--size 96] [--warmup 2] [--reps 10] [--seed 2020] \
-                     [--mode forward|train] [--conv fast|candle] [--norm fused|candle]";
+                     [--mode forward|train] [--conv fast|candle] [--norm fused|candle] \
+                     [--device cpu|cuda] [--width N]";
 
 fn parse_args() -> Result<Args> {
     let mut it = std::env::args().skip(1);
@@ -86,6 +93,7 @@ fn parse_args() -> Result<Args> {
     let (mut out, mut load, mut save) = (None, None, None);
     let (mut slices, mut size, mut warmup, mut reps, mut seed) = (32, 96, 2, 10, 2020);
     let mut train = false;
+    let (mut device, mut width) = ("cpu".to_owned(), None);
     while let Some(flag) = it.next() {
         let value = it
             .next()
@@ -104,6 +112,8 @@ fn parse_args() -> Result<Args> {
             "--warmup" => warmup = number()?,
             "--reps" => reps = number()?,
             "--seed" => seed = number()? as u64,
+            "--device" => device = value.clone(),
+            "--width" => width = Some(number()?),
             "--mode" => {
                 train = match value.as_str() {
                     "forward" => false,
@@ -142,6 +152,8 @@ fn parse_args() -> Result<Args> {
         reps,
         seed,
         train,
+        device,
+        width,
     })
 }
 
@@ -232,6 +244,7 @@ fn time_training(net: &Net, map: &VarMap, x: &Tensor, args: &Args) -> Result<(Ve
         let start = Instant::now();
         let loss = train_loss(net, x)?;
         opt.backward_step(&loss)?;
+        x.device().synchronize()?;
         let elapsed = start.elapsed().as_secs_f64() * 1e3;
         first.get_or_insert(loss.to_scalar::<f32>()?);
         if step >= args.warmup {
@@ -243,12 +256,15 @@ fn time_training(net: &Net, map: &VarMap, x: &Tensor, args: &Args) -> Result<(Ve
 
 fn main() -> Result<()> {
     let args = parse_args()?;
-    let device = Device::Cpu;
+    let device = reference_model::device::parse(&args.device)?;
     let model: reference_model::zoo::Model = args.name.parse()?;
     let config = reference_model::zoo::config(model);
-    let arch = config
+    let mut arch = config
         .arch
         .with_context(|| format!("{} has no network", args.name))?;
+    if let Some(width) = args.width {
+        arch.set_width(width);
+    }
     let mut map = VarMap::new();
     let net = Net::new(&arch, VarBuilder::from_varmap(&map, DType::F32, &device))?;
     let source = match &args.weights {
@@ -285,6 +301,7 @@ fn main() -> Result<()> {
             "arch": args.name,
             "arch_config": arch,
             "impl": "candle",
+            "device": args.device,
             "mode": "train",
             "conv": conv_name(),
             "norm": norm_name(),
@@ -311,6 +328,7 @@ fn main() -> Result<()> {
         let start = Instant::now();
         // Candle's CPU backend is eager: the outputs are computed when forward_t returns.
         let out = net.forward_t(&x, false)?;
+        device.synchronize()?;
         ms.push(start.elapsed().as_secs_f64() * 1e3);
         drop(out);
     }
@@ -335,6 +353,7 @@ fn main() -> Result<()> {
         "arch": args.name,
         "arch_config": arch,
         "impl": "candle",
+        "device": args.device,
         "threads": candle_core::utils::get_num_threads(),
         "avx": candle_core::utils::with_avx(),
         "input": [args.slices, 1, args.size, args.size],
@@ -355,7 +374,7 @@ fn main() -> Result<()> {
 
 /// Which convolution path this process uses.
 fn conv_name() -> &'static str {
-    if reference_model::nets::conv::fast_path(&Device::Cpu) {
+    if !reference_model::nets::conv::candle_conv() {
         "fast"
     } else {
         "candle"

@@ -74,10 +74,15 @@ pub fn render(s: &Shipped) -> String {
             .map_or_else(String::new, |(at, lr)| format!(", {lr} from step {at}"));
         let _ = writeln!(
             out,
-            "## Training\n\n{:?}, learning rate {}{drop}; {} steps of {} slices{}{}; seed {}. Validation every {} steps on {}; the weights of step {} were kept.\n\nWall time {:.0} s on {}{}.\n",
+            "## Training\n\n{:?}, learning rate {}{drop}; {} steps{} of {} slices{}{}; seed {}. Validation every {} steps on {}; the weights of step {} were kept.\n\nWall time {:.0} s on {}{}.\n",
             r.optimizer,
             r.lr,
             rec.steps,
+            rec.time_limit_seconds
+                .map_or_else(String::new, |limit| format!(
+                    " (of the recipe's {}: stopped at its time limit of {limit:.0} s)",
+                    r.steps
+                )),
             r.slices,
             if r.studies > 1 {
                 format!(" from each of {} studies", r.studies)

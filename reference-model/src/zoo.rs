@@ -231,7 +231,7 @@ pub fn config(model: Model) -> ModelConfig {
     };
     let (title, task, arch, recipe) = match model {
         Model::Lungs => (
-            "Lungs U-Net",
+            "Lungs U-Net".to_owned(),
             Task::Lungs,
             Some(unet2d),
             // Four slices of each validation study: with six, validation took 11% of the
@@ -242,21 +242,21 @@ pub fn config(model: Model) -> ModelConfig {
                 ..recipe(TrainOn::All, 800, 8, 1e-3, Optimizer::Adam)
             }),
         ),
-        Model::Threshold => ("Thresholding", Task::Threshold, None, None),
+        Model::Threshold => ("Thresholding".to_owned(), Task::Threshold, None, None),
         Model::Unet => (
-            "2D U-Net",
+            "2D U-Net".to_owned(),
             Task::Lesions,
             Some(unet2d),
             Some(recipe(TrainOn::Covid, 1200, 8, 1e-3, Optimizer::Adam)),
         ),
         Model::UnetPlus => (
-            "2D U-Net+",
+            "2D U-Net+".to_owned(),
             Task::Lesions,
             Some(unet2d),
             Some(recipe(TrainOn::All, 1200, 8, 1e-3, Optimizer::Adam)),
         ),
         Model::Unet3d => (
-            "3D U-Net",
+            "3D U-Net".to_owned(),
             Task::Lesions,
             Some(Arch::Unet {
                 dims: Dims::Three,
@@ -269,7 +269,7 @@ pub fn config(model: Model) -> ModelConfig {
             }),
         ),
         Model::Resnet => (
-            "ResNet-50 (width 8)",
+            resnet_title(8),
             Task::Classifier,
             Some(Arch::Resnet {
                 width: 8,
@@ -293,7 +293,7 @@ pub fn config(model: Model) -> ModelConfig {
             }),
         ),
         Model::Multitask => (
-            "Multitask",
+            "Multitask".to_owned(),
             Task::Multitask,
             Some(Arch::Multitask {
                 width: 8,
@@ -313,11 +313,29 @@ pub fn config(model: Model) -> ModelConfig {
     };
     ModelConfig {
         name: model,
-        title: title.to_owned(),
+        title,
         task,
         arch,
         spacing_mm: SPACING_MM,
         recipe,
+    }
+}
+
+/// The ResNet's title at base `width`.
+fn resnet_title(width: usize) -> String {
+    format!("ResNet-50 (width {width})")
+}
+
+impl ModelConfig {
+    /// Sets the network's width (first level, or the ResNet's base width) and the title
+    /// that names it.
+    pub fn set_width(&mut self, width: usize) {
+        if let Some(arch) = self.arch.as_mut() {
+            arch.set_width(width);
+        }
+        if self.name == Model::Resnet {
+            self.title = resnet_title(width);
+        }
     }
 }
 

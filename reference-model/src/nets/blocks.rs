@@ -102,12 +102,11 @@ impl Conv {
         let padded = x.pad_with_zeros(0, 1, 1)?;
         let mut sum: Option<Tensor> = None;
         for t in 0..3 {
-            let tap = padded.narrow(0, t, depth)?.conv2d(
+            let tap = conv::conv2d(
+                &padded.narrow(0, t, depth)?,
                 &self.tap_kernel(t)?,
                 self.padding,
                 self.stride,
-                1,
-                1,
             )?;
             sum = Some(match sum {
                 None => tap,

@@ -14,7 +14,11 @@
 //! shifted rows back. 1x1 convolutions at stride 1 skip im2col altogether.
 //!
 //! It is written against Candle's public `CustomOp1` so it could go upstream as a CPU path
-//! of `conv2d`. On other devices [`conv2d`] calls Candle's `conv2d` (cuDNN there).
+//! of `conv2d`. On other devices [`conv2d`] calls Candle's `conv2d` (cuDNN there) for
+//! inference, and [`conv2d_unfold`] when the weight is being trained: Candle's backward of
+//! `conv2d` takes the weight gradient as a convolution whose kernel is the whole output
+//! plane, and the input gradient from its scalar `conv_transpose2d` kernel, which made a
+//! width-32 multitask step on an H200 take 7.8 s (`reference-model/bench/gpu-train.sh`).
 
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
@@ -29,6 +33,11 @@ pub fn use_candle_conv(on: bool) {
     CANDLE_CONV.store(on, Ordering::Relaxed);
 }
 
+/// Whether [`use_candle_conv`] routed every convolution through Candle's `conv2d`.
+pub fn candle_conv() -> bool {
+    CANDLE_CONV.load(Ordering::Relaxed)
+}
+
 /// Whether convolutions on `device` take this module's path.
 pub fn fast_path(device: &candle_core::Device) -> bool {
     device.is_cpu() && !CANDLE_CONV.load(Ordering::Relaxed)
@@ -39,7 +48,11 @@ pub fn fast_path(device: &candle_core::Device) -> bool {
 /// Same result as `x.conv2d(weight, padding, stride, 1, 1)` up to rounding.
 pub fn conv2d(x: &Tensor, weight: &Tensor, padding: usize, stride: usize) -> Result<Tensor> {
     if !fast_path(x.device()) {
-        return x.conv2d(weight, padding, stride, 1, 1);
+        return if weight.track_op() && !CANDLE_CONV.load(Ordering::Relaxed) {
+            conv2d_unfold(x, weight, padding, stride)
+        } else {
+            x.conv2d(weight, padding, stride, 1, 1)
+        };
     }
     let (b, c, h, w) = x.dims4()?;
     let (c_out, c_w, k, k_w) = weight.dims4()?;
@@ -66,6 +79,62 @@ pub fn conv2d(x: &Tensor, weight: &Tensor, padding: usize, stride: usize) -> Res
     };
     // [1, c_out, c k k] broadcast over the batch: the matmul reads the weight with a zero
     // batch stride, and the broadcast's backward sums the batch's weight gradients.
+    let kernel = weight
+        .reshape((1, c_out, c * k * k))?
+        .broadcast_as((b, c_out, c * k * k))?;
+    kernel.matmul(&cols)?.reshape((b, c_out, oh, ow))
+}
+
+/// `conv2d` as im2col written in Candle's own differentiable operations, on any device:
+/// each of the `k k` taps is a shifted (and, at stride `s`, subsampled) view of the
+/// zero-padded input, the taps are stacked into `[b, c k k, oh ow]` columns, and one batched
+/// matmul with the weight gives the output. Its backward is that of pad, narrow, stack and
+/// matmul (cuBLAS on a GPU), where Candle's `conv2d` backward is a convolution with the
+/// output plane as kernel. Same arguments and result as [`conv2d`].
+pub fn conv2d_unfold(x: &Tensor, weight: &Tensor, padding: usize, stride: usize) -> Result<Tensor> {
+    let (b, c, h, w) = x.dims4()?;
+    let (c_out, c_w, k, k_w) = weight.dims4()?;
+    if c_w != c || k != k_w || h + 2 * padding < k || w + 2 * padding < k {
+        candle_core::bail!(
+            "conv2d: weight {:?} does not fit input {:?}",
+            weight.dims(),
+            x.dims()
+        );
+    }
+    let geometry = Geometry {
+        c,
+        h,
+        w,
+        k,
+        stride,
+        padding,
+    };
+    let (oh, ow) = geometry.out();
+    // `stride` extra zeros after each axis: tap `t` reads `stride * o` rows from row `t`,
+    // and `t + stride * o <= k - 1 + (h + 2 padding - k) + stride` always fits.
+    let padded = x
+        .pad_with_zeros(2, padding, padding + stride)?
+        .pad_with_zeros(3, padding, padding + stride)?;
+    let mut taps = Vec::with_capacity(k * k);
+    for ty in 0..k {
+        for tx in 0..k {
+            let view = padded
+                .narrow(2, ty, stride * oh)?
+                .narrow(3, tx, stride * ow)?;
+            let tap = if stride == 1 {
+                view
+            } else {
+                // Every `stride`-th row and column: split each axis into (o, stride) and keep 0.
+                view.contiguous()?
+                    .reshape((b, c, oh, stride, ow, stride))?
+                    .narrow(3, 0, 1)?
+                    .narrow(5, 0, 1)?
+            };
+            taps.push(tap.reshape((b, c, 1, oh * ow))?);
+        }
+    }
+    // [b, c, k k, oh ow] -> [b, c k k, oh ow]: the weight's `[c_out, c, k, k]` order.
+    let cols = Tensor::cat(&taps, 2)?.reshape((b, c * k * k, oh * ow))?;
     let kernel = weight
         .reshape((1, c_out, c * k * k))?
         .broadcast_as((b, c_out, c * k * k))?;
@@ -318,6 +387,40 @@ mod tests {
             for v in [&x, &weight] {
                 let (a, b) = (g_ours.get(v).unwrap(), g_theirs.get(v).unwrap());
                 assert!(max_diff(a, b) < 1e-3, "k {k} stride {stride}: {v:?}");
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn the_unfolded_convolution_matches_candles_forward_and_gradients() -> Result<()> {
+        let dev = Device::Cpu;
+        // The geometries of the fast path's test, and odd planes at stride 2, which this
+        // path pads for; those are checked against the fast path, whose adjoint test covers
+        // uneven planes.
+        for (k, padding, stride, (h, w)) in [
+            (3, 1, 1, (7, 9)),
+            (3, 1, 2, (7, 7)),
+            (1, 0, 1, (5, 6)),
+            (1, 0, 2, (5, 5)),
+            (7, 3, 2, (11, 11)),
+            (3, 0, 1, (6, 5)),
+            (3, 1, 2, (8, 7)),
+            (7, 3, 2, (9, 12)),
+        ] {
+            let x = Var::from_tensor(&Tensor::randn(0f32, 1.0, (2, 3, h, w), &dev)?)?;
+            let weight = Var::from_tensor(&Tensor::randn(0f32, 1.0, (4, 3, k, k), &dev)?)?;
+            let ours = conv2d_unfold(x.as_tensor(), weight.as_tensor(), padding, stride)?;
+            let theirs = conv2d(x.as_tensor(), weight.as_tensor(), padding, stride)?;
+            let what = format!("k {k} stride {stride} plane {h}x{w}");
+            assert_eq!(ours.dims(), theirs.dims(), "{what}");
+            assert!(max_diff(&ours, &theirs) < 1e-4, "{what}");
+            let probe = Tensor::randn(0f32, 1.0, ours.dims(), &dev)?;
+            let g_ours = (ours * &probe)?.sum_all()?.backward()?;
+            let g_theirs = (theirs * &probe)?.sum_all()?.backward()?;
+            for v in [&x, &weight] {
+                let (a, b) = (g_ours.get(v).unwrap(), g_theirs.get(v).unwrap());
+                assert!(max_diff(a, b) < 1e-3, "{what}: {v:?}");
             }
         }
         Ok(())

@@ -25,7 +25,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Where training reads and writes.
 #[derive(Clone, Debug)]
@@ -36,6 +36,17 @@ pub struct TrainPaths {
     pub val: PathBuf,
     /// Folder the weights, config and card go to.
     pub weights: PathBuf,
+}
+
+/// How a run goes, besides its recipe.
+#[derive(Clone, Debug, Default)]
+pub struct TrainOptions {
+    /// Continue from the checkpoint in the weights folder.
+    pub resume: bool,
+    /// Stop once training has run this long (this run's time, not a resumed run's earlier
+    /// part), after one more validation: the record then has fewer steps than the recipe
+    /// and says why.
+    pub time_limit: Option<Duration>,
 }
 
 /// Fills every convolution and linear layer from `seed`: weights LeCun uniform
@@ -83,10 +94,31 @@ pub fn hardware(device: &Device) -> String {
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
-    match device {
-        Device::Cpu => format!("CPU: {cpu}, {threads} threads"),
-        _ => format!("GPU ({device:?}), host {cpu}"),
+    match device.location() {
+        candle_core::DeviceLocation::Cpu => format!("CPU: {cpu}, {threads} threads"),
+        candle_core::DeviceLocation::Cuda { gpu_id } => {
+            format!("GPU cuda:{gpu_id} ({}), host {cpu}", gpu_name(device))
+        }
+        other => format!("{other:?}, host {cpu}"),
     }
+}
+
+/// The GPU's name as its driver gives it.
+#[cfg(feature = "cuda")]
+fn gpu_name(device: &Device) -> String {
+    match device {
+        Device::Cuda(d) => d
+            .cuda_stream()
+            .context()
+            .name()
+            .unwrap_or_else(|e| format!("name unknown: {e}")),
+        _ => "not a CUDA device".to_owned(),
+    }
+}
+
+#[cfg(not(feature = "cuda"))]
+fn gpu_name(_: &Device) -> String {
+    "built without CUDA".to_owned()
 }
 
 fn bar(len: u64, template: &str) -> ProgressBar {
@@ -236,12 +268,12 @@ impl Run<'_> {
 }
 
 /// Trains `config`, keeping the best validated weights in `paths.weights`; resumes from the
-/// checkpoint there when `resume` is set.
+/// checkpoint there when `options.resume` is set.
 pub fn train(
     config: &ModelConfig,
     paths: &TrainPaths,
     device: &Device,
-    resume: bool,
+    options: &TrainOptions,
 ) -> Result<Record> {
     let (Some(arch), Some(recipe)) = (&config.arch, &config.recipe) else {
         bail!("{} has nothing to train", config.name);
@@ -286,6 +318,7 @@ pub fn train(
         train: data_record(&paths.train, &pool),
         val: data_record(&paths.val, &val.iter().collect::<Vec<_>>()),
         parameters: trainable(&map).iter().map(|v| v.elem_count()).sum(),
+        time_limit_seconds: None,
     };
     let mut run = Run {
         config,
@@ -296,7 +329,7 @@ pub fn train(
         best: f64::NEG_INFINITY,
     };
     let ckpt = run.file(".ckpt.safetensors");
-    if resume && ckpt.exists() {
+    if options.resume && ckpt.exists() {
         run.map
             .load(&ckpt)
             .with_context(|| format!("cannot load the checkpoint {}", ckpt.display()))?;
@@ -334,7 +367,16 @@ pub fn train(
         run.record.steps += 1;
         b.set_position(run.record.steps as u64);
         b.set_message(format!("loss {:.4}", loss_sum / loss_n as f64));
-        if run.record.steps.is_multiple_of(recipe.val_every) || run.record.steps == recipe.steps {
+        let out_of_time = options
+            .time_limit
+            .filter(|limit| started.elapsed() >= *limit && run.record.steps < recipe.steps);
+        if let Some(limit) = out_of_time {
+            run.record.time_limit_seconds = Some(limit.as_secs_f64());
+        }
+        if run.record.steps.is_multiple_of(recipe.val_every)
+            || run.record.steps == recipe.steps
+            || out_of_time.is_some()
+        {
             b.set_message("validating");
             let line = run.validate(&val, device, loss_sum / loss_n.max(1) as f64)?;
             run.record.wall_seconds = wall_before + started.elapsed().as_secs_f64();
@@ -347,6 +389,9 @@ pub fn train(
             }
             loss_sum = 0.0;
             loss_n = 0;
+        }
+        if out_of_time.is_some() {
+            break;
         }
     }
     b.finish_and_clear();

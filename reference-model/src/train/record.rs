@@ -49,4 +49,8 @@ pub struct Record {
     pub val: DataRecord,
     /// Trainable parameters.
     pub parameters: usize,
+    /// The time limit, seconds, when the run stopped at it before the recipe's last step
+    /// (`reference train --minutes`); absent when it ran every step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_limit_seconds: Option<f64>,
 }

@@ -13,6 +13,7 @@ use reference_model::pipeline::Times;
 use reference_model::predict::{Output, PredictOptions, PredictReport};
 use reference_model::zoo::{self, Model};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// The reference pipeline's commands.
 #[derive(Debug, Subcommand)]
@@ -154,9 +155,23 @@ pub struct TrainArgs {
     /// Continue from the checkpoint in the weights folder.
     #[arg(long)]
     resume: bool,
+    /// Stop after this many minutes of training, validating once more, and finish the run
+    /// (weights, card) with the steps done so far; the card says it stopped at the limit.
+    #[arg(long, value_parser = minutes)]
+    minutes: Option<Duration>,
     /// `cpu`, `cuda` or `cuda:N`.
     #[arg(long, default_value = "cpu")]
     device: String,
+}
+
+/// Parses `--minutes`: a positive number of minutes, fractions allowed.
+fn minutes(text: &str) -> std::result::Result<Duration, String> {
+    match text.parse::<f64>() {
+        Ok(m) if m.is_finite() && m > 0.0 && m < 1e6 => Ok(Duration::from_secs_f64(m * 60.0)),
+        _ => Err(format!(
+            "{text:?} is not a number of minutes: give a positive number such as 30 or 2.5"
+        )),
+    }
 }
 
 /// Runs a `reference` subcommand.
@@ -260,7 +275,7 @@ fn eval(args: &EvalArgs) -> Result<()> {
             / times.len().max(1) as f64;
         rows.push((model, scores, per_study));
     }
-    print!("{}", table2::render(&rows));
+    print!("{}", table2::render(&rows, &args.weights));
     if let Some(version) = demo_version {
         let dir = crate::demo_baselines::write(&args.weights, &version, &outputs)?;
         eprintln!("wrote the demo's cached baselines to {}", dir.display());
@@ -280,8 +295,8 @@ fn train(args: &TrainArgs) -> Result<()> {
     if let (true, Some(recipe)) = (args.augment, config.recipe.as_mut()) {
         recipe.augment = true;
     }
-    if let (Some(width), Some(arch)) = (args.width, config.arch.as_mut()) {
-        arch.set_width(width);
+    if let Some(width) = args.width {
+        config.set_width(width);
     }
     let device = device::parse(&args.device)?;
     let paths = reference_model::train::TrainPaths {
@@ -289,7 +304,11 @@ fn train(args: &TrainArgs) -> Result<()> {
         val: args.val.clone(),
         weights: args.weights.clone(),
     };
-    let record = reference_model::train::train(&config, &paths, &device, args.resume)?;
+    let options = reference_model::train::TrainOptions {
+        resume: args.resume,
+        time_limit: args.minutes,
+    };
+    let record = reference_model::train::train(&config, &paths, &device, &options)?;
     println!(
         "trained {} for {} steps in {:.0} s; kept step {}: {}",
         config.name,

@@ -2,10 +2,12 @@
 //! pattern checks.
 
 use reference_model::zoo::{self, Model};
+use std::path::Path;
 
 /// The paper's Table 2 layout for our models, with the paper's figures beside ours and the
-/// pattern checks of the paper's section 5.
-pub(super) fn render(rows: &[(Model, scorer::Scores, f64)]) -> String {
+/// pattern checks of the paper's section 5. Each row is named by the title of the config in
+/// `weights` (a wider ResNet says its width), or the shipped one's.
+pub(super) fn render(rows: &[(Model, scorer::Scores, f64)], weights: &Path) -> String {
     use std::fmt::Write as _;
     let cat = |s: &scorer::Scores, c: &str| {
         s.auc_vs_category
@@ -22,7 +24,8 @@ pub(super) fn render(rows: &[(Model, scorer::Scores, f64)]) -> String {
         "| model | AUC vs normal | AUC vs all [95% CI] | AUC vs pneumonia | AUC vs nodules | Spearman [95% CI] | Dice [95% CI] | s/study |\n|---|---|---|---|---|---|---|---|\n",
     );
     for (name, s, t) in rows {
-        let title = zoo::config(*name).title;
+        let title = zoo::Shipped::load(weights, *name)
+            .map_or_else(|_| zoo::config(*name).title, |s| s.config.title);
         let _ = writeln!(
             out,
             "| {title} | {} | {} | {} | {} | {} | {} | {t:.2} |",
