@@ -2,7 +2,7 @@
 //! taps), batch norm, residual blocks and the numerically stable binary cross-entropy.
 
 use super::conv;
-use candle_core::{D, Module, ModuleT, Result, Tensor};
+use candle_core::{Module, ModuleT, Result, Tensor};
 use candle_nn::{BatchNorm, BatchNormConfig, VarBuilder};
 
 /// Whether a network convolves slices (2D) or volumes (3D).
@@ -231,28 +231,41 @@ pub fn bce_with_logits(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
 }
 
 /// Adaptive average pooling of `[n, c, h, w]` to `[n, c * bins * bins]`, with PyTorch's bin
-/// edges (`floor(i h / bins)` to `ceil((i + 1) h / bins)`), written with narrow and mean
-/// because Candle has no adaptive pooling.
+/// edges (`floor(i h / bins)` to `ceil((i + 1) h / bins)`; Candle has no adaptive pooling).
+///
+/// Written as one matmul of the `[n c, h w]` map with a `[h w, bins bins]` matrix of
+/// `1 / area` where a pixel lies in a cell: its backward is one matmul too, where a cell at a
+/// time (narrow, then mean) gave a full-size zero-padded gradient per cell.
 pub fn adaptive_avg_pool(x: &Tensor, bins: usize) -> Result<Tensor> {
-    let (_, _, h, w) = x.dims4()?;
-    let edges = |n: usize, i: usize| (i * n / bins, ((i + 1) * n).div_ceil(bins));
-    let mut cells = Vec::with_capacity(bins * bins);
+    let (n, c, h, w) = x.dims4()?;
+    let edges = |len: usize, i: usize| (i * len / bins, ((i + 1) * len).div_ceil(bins));
+    let cells = bins * bins;
+    let mut weights = vec![0f32; h * w * cells];
     for bi in 0..bins {
         let (h0, h1) = edges(h, bi);
         for bj in 0..bins {
             let (w0, w1) = edges(w, bj);
-            let cell = x.narrow(2, h0, h1 - h0)?.narrow(3, w0, w1 - w0)?;
-            cells.push(cell.mean(D::Minus1)?.mean(D::Minus1)?);
+            let cell = bi * bins + bj;
+            let share = 1.0 / ((h1 - h0) * (w1 - w0)) as f32;
+            for y in h0..h1 {
+                for x in w0..w1 {
+                    weights[(y * w + x) * cells + cell] = share;
+                }
+            }
         }
     }
-    // [n, c] per cell -> [n, c, cells] -> [n, c * cells], the order of PyTorch's flatten.
-    Tensor::stack(&cells, 2)?.flatten_from(1)
+    let pool = Tensor::from_vec(weights, (h * w, cells), x.device())?;
+    // [n c, cells] -> [n, c * cells], the order of PyTorch's flatten of [n, c, bins, bins].
+    x.contiguous()?
+        .reshape((n * c, h * w))?
+        .matmul(&pool)?
+        .reshape((n, c * cells))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use candle_core::{DType, Device};
+    use candle_core::{D, DType, Device};
     use candle_nn::VarMap;
 
     #[test]
@@ -342,6 +355,44 @@ mod tests {
             &Tensor::new(&[1.0f32, 0.0], &dev)?,
         )?;
         assert!(big.to_scalar::<f32>()?.abs() < 1e-6);
+        Ok(())
+    }
+
+    /// Adaptive average pooling a cell at a time (narrow, then mean), the oracle of
+    /// [`adaptive_avg_pool`].
+    fn pool_by_cells(x: &Tensor, bins: usize) -> Result<Tensor> {
+        let (_, _, h, w) = x.dims4()?;
+        let edges = |n: usize, i: usize| (i * n / bins, ((i + 1) * n).div_ceil(bins));
+        let mut cells = Vec::new();
+        for bi in 0..bins {
+            let (h0, h1) = edges(h, bi);
+            for bj in 0..bins {
+                let (w0, w1) = edges(w, bj);
+                let cell = x.narrow(2, h0, h1 - h0)?.narrow(3, w0, w1 - w0)?;
+                cells.push(cell.mean(D::Minus1)?.mean(D::Minus1)?);
+            }
+        }
+        Tensor::stack(&cells, 2)?.flatten_from(1)
+    }
+
+    #[test]
+    fn adaptive_pooling_matches_cell_by_cell_means_and_their_gradient() -> Result<()> {
+        let dev = Device::Cpu;
+        for (bins, (h, w)) in [(1, (6, 5)), (2, (7, 9)), (4, (10, 13)), (4, (4, 4))] {
+            let x = candle_core::Var::from_tensor(&Tensor::randn(0f32, 1.0, (3, 2, h, w), &dev)?)?;
+            let ours = adaptive_avg_pool(x.as_tensor(), bins)?;
+            let oracle = pool_by_cells(x.as_tensor(), bins)?;
+            assert_eq!(ours.dims(), oracle.dims());
+            let diff = |a: &Tensor, b: &Tensor| -> Result<f32> {
+                (a - b)?.abs()?.flatten_all()?.max(0)?.to_scalar::<f32>()
+            };
+            assert!(diff(&ours, &oracle)? < 1e-5, "bins {bins}, {h}x{w}");
+            let probe = Tensor::randn(0f32, 1.0, ours.dims(), &dev)?;
+            let g_ours = (ours * &probe)?.sum_all()?.backward()?;
+            let g_oracle = (oracle * &probe)?.sum_all()?.backward()?;
+            let (a, b) = (g_ours.get(&x).unwrap(), g_oracle.get(&x).unwrap());
+            assert!(diff(a, b)? < 1e-5, "gradient, bins {bins}, {h}x{w}");
+        }
         Ok(())
     }
 

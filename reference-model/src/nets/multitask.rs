@@ -10,7 +10,7 @@ use candle_nn::{Linear, VarBuilder};
 /// (`cls_head.fc1`, `cls_head.fc2`).
 ///
 /// The classification head pools the backbone's feature map of every slice into a pyramid
-/// of `bins x bins` averages (adaptive average pooling, written with narrow and mean), takes
+/// of `bins x bins` averages (adaptive average pooling, written as a matmul), takes
 /// the maximum of each pyramid feature over slices (so a lesion on any slice counts; the
 /// caller pools, so that a long study can go through in chunks), and maps the vector through two fully connected layers to one logit.
 #[derive(Clone, Debug)]
