@@ -340,6 +340,8 @@ pub fn train(
         if run.record.steps > 0 {
             run.best = run.record.best.selection(config.task);
         }
+        // A run that stopped at a limit is finished; this one sets its own.
+        run.record.time_limit_seconds = None;
     }
     let mut opt = Opt::new(recipe, trainable(&run.map), lr_at(recipe, run.record.steps))?;
     let b = bar(
