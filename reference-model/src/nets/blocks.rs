@@ -238,7 +238,7 @@ pub fn bce_with_logits(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
 /// time (narrow, then mean) gave a full-size zero-padded gradient per cell.
 pub fn adaptive_avg_pool(x: &Tensor, bins: usize) -> Result<Tensor> {
     let (n, c, h, w) = x.dims4()?;
-    let edges = |len: usize, i: usize| (i * len / bins, ((i + 1) * len).div_ceil(bins));
+    let edges = |len: usize, i: usize| bin_edges(len, bins, i);
     let cells = bins * bins;
     let mut weights = vec![0f32; h * w * cells];
     for bi in 0..bins {
@@ -260,6 +260,11 @@ pub fn adaptive_avg_pool(x: &Tensor, bins: usize) -> Result<Tensor> {
         .reshape((n * c, h * w))?
         .matmul(&pool)?
         .reshape((n, c * cells))
+}
+
+/// Bin `i` of `bins` over `len` pixels, `[start, end)`, as PyTorch's adaptive pooling cuts it.
+fn bin_edges(len: usize, bins: usize, i: usize) -> (usize, usize) {
+    (i * len / bins, ((i + 1) * len).div_ceil(bins))
 }
 
 #[cfg(test)]
@@ -362,7 +367,7 @@ mod tests {
     /// [`adaptive_avg_pool`].
     fn pool_by_cells(x: &Tensor, bins: usize) -> Result<Tensor> {
         let (_, _, h, w) = x.dims4()?;
-        let edges = |n: usize, i: usize| (i * n / bins, ((i + 1) * n).div_ceil(bins));
+        let edges = |len: usize, i: usize| bin_edges(len, bins, i);
         let mut cells = Vec::new();
         for bi in 0..bins {
             let (h0, h1) = edges(h, bi);

@@ -40,7 +40,7 @@ pub fn candle_conv() -> bool {
 
 /// Whether convolutions on `device` take this module's path.
 pub fn fast_path(device: &candle_core::Device) -> bool {
-    device.is_cpu() && !CANDLE_CONV.load(Ordering::Relaxed)
+    device.is_cpu() && !candle_conv()
 }
 
 /// `conv2d(x, weight)` with square kernels, `padding` on every side, `stride` in both
@@ -48,7 +48,7 @@ pub fn fast_path(device: &candle_core::Device) -> bool {
 /// Same result as `x.conv2d(weight, padding, stride, 1, 1)` up to rounding.
 pub fn conv2d(x: &Tensor, weight: &Tensor, padding: usize, stride: usize) -> Result<Tensor> {
     if !fast_path(x.device()) {
-        return if weight.track_op() && !CANDLE_CONV.load(Ordering::Relaxed) {
+        return if weight.track_op() && !candle_conv() {
             conv2d_unfold(x, weight, padding, stride)
         } else {
             x.conv2d(weight, padding, stride, 1, 1)
@@ -393,11 +393,10 @@ mod tests {
     }
 
     #[test]
-    fn the_unfolded_convolution_matches_candles_forward_and_gradients() -> Result<()> {
+    fn the_unfolded_convolution_matches_the_fast_path_and_its_gradients() -> Result<()> {
         let dev = Device::Cpu;
-        // The geometries of the fast path's test, and odd planes at stride 2, which this
-        // path pads for; those are checked against the fast path, whose adjoint test covers
-        // uneven planes.
+        // Against the CPU path, which the test above holds to Candle's conv2d: its
+        // geometries, and odd and uneven planes at stride 2, which this path pads for.
         for (k, padding, stride, (h, w)) in [
             (3, 1, 1, (7, 9)),
             (3, 1, 2, (7, 7)),
