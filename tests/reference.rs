@@ -30,6 +30,18 @@ fn split(dir: &Path, split: phantom::Split, count: usize) {
     synthesize(dir, &options, &|_, _| {}).expect("a synthetic split");
 }
 
+/// Train and validation splits of `train` and `val` studies under `dir`, and a weights
+/// folder beside them.
+fn training_folders(dir: &Path, train: usize, val: usize) -> TrainPaths {
+    split(&dir.join("train"), phantom::Split::Train, train);
+    split(&dir.join("val"), phantom::Split::Val, val);
+    TrainPaths {
+        train: dir.join("train"),
+        val: dir.join("val"),
+        weights: dir.join("weights"),
+    }
+}
+
 /// A 6-study test set (2 COVID-19), generated once per test binary: every model on every
 /// study takes seconds per study on the CPU.
 fn small_testset() -> &'static Path {
@@ -45,13 +57,7 @@ fn small_testset() -> &'static Path {
 #[test]
 fn training_writes_weights_a_record_and_a_card_and_resumes() {
     let dir = tempfile::tempdir().unwrap();
-    split(&dir.path().join("train"), phantom::Split::Train, 6);
-    split(&dir.path().join("val"), phantom::Split::Val, 4);
-    let paths = TrainPaths {
-        train: dir.path().join("train"),
-        val: dir.path().join("val"),
-        weights: dir.path().join("weights"),
-    };
+    let paths = training_folders(dir.path(), 6, 4);
     let mut config = zoo::config(Model::Unet);
     let recipe = config.recipe.as_mut().unwrap();
     (recipe.steps, recipe.slices, recipe.val_every) = (2, 2, 1);
@@ -110,13 +116,7 @@ fn training_writes_weights_a_record_and_a_card_and_resumes() {
 #[test]
 fn a_time_limit_ends_training_with_a_validated_card_that_says_so() {
     let dir = tempfile::tempdir().unwrap();
-    split(&dir.path().join("train"), phantom::Split::Train, 4);
-    split(&dir.path().join("val"), phantom::Split::Val, 3);
-    let paths = TrainPaths {
-        train: dir.path().join("train"),
-        val: dir.path().join("val"),
-        weights: dir.path().join("weights"),
-    };
+    let paths = training_folders(dir.path(), 4, 3);
     let mut config = zoo::config(Model::Unet);
     let recipe = config.recipe.as_mut().unwrap();
     (recipe.steps, recipe.slices, recipe.val_every) = (50, 2, 25);

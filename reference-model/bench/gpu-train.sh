@@ -16,11 +16,8 @@
 # CPU-trained width-8 models.
 set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-bin="${BIN:-$here/triageboard}"
-if [[ ! -x "$bin" && -f "$bin.xz" ]]; then
-    xz -dkc "$bin.xz" > /tmp/triageboard-cuda && chmod +x /tmp/triageboard-cuda
-    bin=/tmp/triageboard-cuda
-fi
+source "$here/gpu-env.sh"
+bin="$(unpacked "${BIN:-$here/triageboard}")"
 minutes="${MINUTES:-5}"
 final="${OUT:?set OUT to the folder the results go to}"
 work="${WORK:-$(mktemp -d)}"
@@ -33,13 +30,7 @@ pack() {
     if [[ -n "${WEIGHTS_OUT:-}" ]]; then mkdir -p "$WEIGHTS_OUT" && cp "$out"/weights/* "$WEIGHTS_OUT/"; fi
 }
 trap pack EXIT
-sp="$(python3 -c 'import site; print(site.getsitepackages()[0])')"
-export LD_LIBRARY_PATH="$sp/nvidia/cu13/lib:$sp/nvidia/cudnn/lib:$sp/nvidia/cublas/lib:$sp/nvidia/cuda_runtime/lib:$sp/nvidia/curand/lib:${LD_LIBRARY_PATH:-}"
-# Any CUDA library the binary still misses is looked for under site-packages and /usr.
-for lib in $(ldd "$bin" | awk '/not found/ {print $1}'); do
-    found="$(find "$sp" /usr/local /usr/lib -name "$lib" 2>/dev/null | head -1)"
-    [[ -n "$found" ]] && export LD_LIBRARY_PATH="$(dirname "$found"):$LD_LIBRARY_PATH"
-done
+cuda_libraries "$bin"
 mkdir -p "$out/weights" "$out/logs"
 ldd "$bin" | grep -E 'cud|cublas|curand|not found' > "$out/ldd.txt"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/gpu.txt"
@@ -60,10 +51,7 @@ stamp "splits written"
 # with the default convolution of training on a GPU (conv::conv2d_unfold) and with
 # Candle's conv2d (cuDNN), into bench.jsonl.
 fb="${FORWARD_BENCH:-}"
-if [[ -n "$fb" && ! -x "$fb" && -f "$fb.xz" ]]; then
-    xz -dkc "$fb.xz" > /tmp/forward_bench && chmod +x /tmp/forward_bench
-    fb=/tmp/forward_bench
-fi
+if [[ -n "$fb" ]]; then fb="$(unpacked "$fb")"; fi
 if [[ -n "$fb" ]]; then
     for spec in "multitask 32 128" "resnet 64 32"; do
         read -r name width slices <<< "$spec"

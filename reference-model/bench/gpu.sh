@@ -12,18 +12,14 @@
 # relative, masks almost identical, scores equal to 3 decimals), and a Markdown table.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-bin="${BIN:-$here/triageboard}"
-if [[ ! -x "$bin" && -f "$bin.xz" ]]; then
-    xz -dkc "$bin.xz" > /tmp/triageboard-cuda && chmod +x /tmp/triageboard-cuda
-    bin=/tmp/triageboard-cuda
-fi
+source "$here/gpu-env.sh"
+bin="$(unpacked "${BIN:-$here/triageboard}")"
 weights="${WEIGHTS:-$here/weights}"
 studies="${1:-2}"
 work="${WORK:-$(mktemp -d)}"
 out="${OUT:-$work}"
 models="${MODELS:-threshold unet unet-plus unet3d resnet multitask}"
-sp="$(python3 -c 'import site; print(site.getsitepackages()[0])')"
-export LD_LIBRARY_PATH="$sp/nvidia/cu13/lib:$sp/nvidia/cudnn/lib:$sp/nvidia/cublas/lib:$sp/nvidia/cuda_runtime/lib:$sp/nvidia/curand/lib:${LD_LIBRARY_PATH:-}"
+cuda_libraries "$bin"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/gpu.txt"
 
 echo "generating $studies realistic studies" >&2

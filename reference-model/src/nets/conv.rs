@@ -359,70 +359,65 @@ mod tests {
             .unwrap()
     }
 
-    #[test]
-    fn the_fast_convolution_matches_candles_forward_and_gradients() -> Result<()> {
+    /// A `(kernel, padding, stride, (height, width))` geometry.
+    type Case = (usize, usize, usize, (usize, usize));
+
+    /// Asserts that convolution `ours` gives `theirs`'s outputs (to 1e-4) and, through the
+    /// same loss, its gradients for the input and the weight (to 1e-3), at every geometry.
+    fn assert_same_convolution(
+        ours: impl Fn(&Tensor, &Tensor, usize, usize) -> Result<Tensor>,
+        theirs: impl Fn(&Tensor, &Tensor, usize, usize) -> Result<Tensor>,
+        cases: &[Case],
+    ) -> Result<()> {
         let dev = Device::Cpu;
-        // Odd and uneven sizes, so that padding and stride reach every edge case of the row
-        // copies. At stride 2 the planes are square: Candle's own conv2d backward takes the
-        // output padding of both axes from the height, and fails on other shapes (the
-        // adjoint test below covers uneven planes at stride 2).
-        for (k, padding, stride, (h, w)) in [
-            (3, 1, 1, (7, 9)),
-            (3, 1, 2, (7, 7)),
-            (1, 0, 1, (5, 6)),
-            (1, 0, 2, (5, 5)),
-            (7, 3, 2, (11, 11)),
-            (3, 0, 1, (6, 5)),
-        ] {
+        for &(k, padding, stride, (h, w)) in cases {
             let x = Var::from_tensor(&Tensor::randn(0f32, 1.0, (2, 3, h, w), &dev)?)?;
             let weight = Var::from_tensor(&Tensor::randn(0f32, 1.0, (4, 3, k, k), &dev)?)?;
-            let ours = conv2d(x.as_tensor(), weight.as_tensor(), padding, stride)?;
-            let theirs = x.conv2d(weight.as_tensor(), padding, stride, 1, 1)?;
-            assert_eq!(ours.dims(), theirs.dims(), "k {k} stride {stride}");
-            assert!(max_diff(&ours, &theirs) < 1e-4, "k {k} stride {stride}");
-            // The same loss through both gives the same gradients.
-            let probe = Tensor::randn(0f32, 1.0, ours.dims(), &dev)?;
-            let g_ours = (ours * &probe)?.sum_all()?.backward()?;
-            let g_theirs = (theirs * &probe)?.sum_all()?.backward()?;
+            let a = ours(x.as_tensor(), weight.as_tensor(), padding, stride)?;
+            let b = theirs(x.as_tensor(), weight.as_tensor(), padding, stride)?;
+            let what = format!("k {k} stride {stride} plane {h}x{w}");
+            assert_eq!(a.dims(), b.dims(), "{what}");
+            assert!(max_diff(&a, &b) < 1e-4, "{what}");
+            let probe = Tensor::randn(0f32, 1.0, a.dims(), &dev)?;
+            let g_a = (a * &probe)?.sum_all()?.backward()?;
+            let g_b = (b * &probe)?.sum_all()?.backward()?;
             for v in [&x, &weight] {
-                let (a, b) = (g_ours.get(v).unwrap(), g_theirs.get(v).unwrap());
-                assert!(max_diff(a, b) < 1e-3, "k {k} stride {stride}: {v:?}");
+                let (ga, gb) = (g_a.get(v).unwrap(), g_b.get(v).unwrap());
+                assert!(max_diff(ga, gb) < 1e-3, "{what}: {v:?}");
             }
         }
         Ok(())
     }
 
+    /// Odd and uneven sizes, so that padding and stride reach every edge case of the row
+    /// copies. At stride 2 the planes are square: Candle's own conv2d backward takes the
+    /// output padding of both axes from the height, and fails on other shapes (the adjoint
+    /// test below covers uneven planes at stride 2).
+    const CASES: [Case; 6] = [
+        (3, 1, 1, (7, 9)),
+        (3, 1, 2, (7, 7)),
+        (1, 0, 1, (5, 6)),
+        (1, 0, 2, (5, 5)),
+        (7, 3, 2, (11, 11)),
+        (3, 0, 1, (6, 5)),
+    ];
+
+    #[test]
+    fn the_fast_convolution_matches_candles_forward_and_gradients() -> Result<()> {
+        assert_same_convolution(
+            conv2d,
+            |x, w, padding, stride| x.conv2d(w, padding, stride, 1, 1),
+            &CASES,
+        )
+    }
+
     #[test]
     fn the_unfolded_convolution_matches_the_fast_path_and_its_gradients() -> Result<()> {
-        let dev = Device::Cpu;
         // Against the CPU path, which the test above holds to Candle's conv2d: its
         // geometries, and odd and uneven planes at stride 2, which this path pads for.
-        for (k, padding, stride, (h, w)) in [
-            (3, 1, 1, (7, 9)),
-            (3, 1, 2, (7, 7)),
-            (1, 0, 1, (5, 6)),
-            (1, 0, 2, (5, 5)),
-            (7, 3, 2, (11, 11)),
-            (3, 0, 1, (6, 5)),
-            (3, 1, 2, (8, 7)),
-            (7, 3, 2, (9, 12)),
-        ] {
-            let x = Var::from_tensor(&Tensor::randn(0f32, 1.0, (2, 3, h, w), &dev)?)?;
-            let weight = Var::from_tensor(&Tensor::randn(0f32, 1.0, (4, 3, k, k), &dev)?)?;
-            let ours = conv2d_unfold(x.as_tensor(), weight.as_tensor(), padding, stride)?;
-            let theirs = conv2d(x.as_tensor(), weight.as_tensor(), padding, stride)?;
-            let what = format!("k {k} stride {stride} plane {h}x{w}");
-            assert_eq!(ours.dims(), theirs.dims(), "{what}");
-            assert!(max_diff(&ours, &theirs) < 1e-4, "{what}");
-            let probe = Tensor::randn(0f32, 1.0, ours.dims(), &dev)?;
-            let g_ours = (ours * &probe)?.sum_all()?.backward()?;
-            let g_theirs = (theirs * &probe)?.sum_all()?.backward()?;
-            for v in [&x, &weight] {
-                let (a, b) = (g_ours.get(v).unwrap(), g_theirs.get(v).unwrap());
-                assert!(max_diff(a, b) < 1e-3, "{what}: {v:?}");
-            }
-        }
-        Ok(())
+        let mut cases = CASES.to_vec();
+        cases.extend([(3, 1, 2, (8, 7)), (7, 3, 2, (9, 12))]);
+        assert_same_convolution(conv2d_unfold, conv2d, &cases)
     }
 
     #[test]
