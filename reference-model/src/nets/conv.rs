@@ -54,23 +54,8 @@ pub fn conv2d(x: &Tensor, weight: &Tensor, padding: usize, stride: usize) -> Res
             x.conv2d(weight, padding, stride, 1, 1)
         };
     }
-    let (b, c, h, w) = x.dims4()?;
-    let (c_out, c_w, k, k_w) = weight.dims4()?;
-    if c_w != c || k != k_w {
-        candle_core::bail!(
-            "conv2d: weight {:?} does not fit input {:?}",
-            weight.dims(),
-            x.dims()
-        );
-    }
-    let geometry = Geometry {
-        c,
-        h,
-        w,
-        k,
-        stride,
-        padding,
-    };
+    let (b, c_out, geometry) = Geometry::of(x, weight, padding, stride)?;
+    let Geometry { c, h, w, k, .. } = geometry;
     let (oh, ow) = geometry.out();
     let cols = if k == 1 && stride == 1 && padding == 0 {
         x.reshape((b, c, h * w))?
@@ -92,23 +77,8 @@ pub fn conv2d(x: &Tensor, weight: &Tensor, padding: usize, stride: usize) -> Res
 /// matmul (cuBLAS on a GPU), where Candle's `conv2d` backward is a convolution with the
 /// output plane as kernel. Same arguments and result as [`conv2d`].
 pub fn conv2d_unfold(x: &Tensor, weight: &Tensor, padding: usize, stride: usize) -> Result<Tensor> {
-    let (b, c, h, w) = x.dims4()?;
-    let (c_out, c_w, k, k_w) = weight.dims4()?;
-    if c_w != c || k != k_w || h + 2 * padding < k || w + 2 * padding < k {
-        candle_core::bail!(
-            "conv2d: weight {:?} does not fit input {:?}",
-            weight.dims(),
-            x.dims()
-        );
-    }
-    let geometry = Geometry {
-        c,
-        h,
-        w,
-        k,
-        stride,
-        padding,
-    };
+    let (b, c_out, geometry) = Geometry::of(x, weight, padding, stride)?;
+    let Geometry { c, k, .. } = geometry;
     let (oh, ow) = geometry.out();
     // `stride` extra zeros after each axis: tap `t` reads `stride * o` rows from row `t`,
     // and `t + stride * o <= k - 1 + (h + 2 padding - k) + stride` always fits.
@@ -198,6 +168,35 @@ struct Geometry {
 }
 
 impl Geometry {
+    /// The geometry of `conv2d(x, weight)` with the batch size and output channels, or an
+    /// error when the weight does not fit the input or the padded plane is smaller than the
+    /// kernel.
+    fn of(
+        x: &Tensor,
+        weight: &Tensor,
+        padding: usize,
+        stride: usize,
+    ) -> Result<(usize, usize, Self)> {
+        let (b, c, h, w) = x.dims4()?;
+        let (c_out, c_w, k, k_w) = weight.dims4()?;
+        if c_w != c || k != k_w || h + 2 * padding < k || w + 2 * padding < k {
+            candle_core::bail!(
+                "conv2d: weight {:?} does not fit input {:?}",
+                weight.dims(),
+                x.dims()
+            );
+        }
+        let geometry = Self {
+            c,
+            h,
+            w,
+            k,
+            stride,
+            padding,
+        };
+        Ok((b, c_out, geometry))
+    }
+
     /// Output height and width.
     fn out(&self) -> (usize, usize) {
         let o = |n: usize| (n + 2 * self.padding - self.k) / self.stride + 1;
