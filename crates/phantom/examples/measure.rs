@@ -59,6 +59,11 @@ fn measure_rows(seed: u64) -> (Vec<Row>, f64) {
     (rows, start.elapsed().as_secs_f64())
 }
 
+/// The board's ROC AUC (`metrics::roc_auc`); NaN where it is undefined.
+fn auc(pos: &[f64], neg: &[f64]) -> f64 {
+    metrics::roc_auc(pos, neg).unwrap_or(f64::NAN)
+}
+
 /// The baseline's severities of the studies whose category `keep` accepts.
 fn baseline_of(rows: &[Row], keep: impl Fn(Category) -> bool) -> Vec<f64> {
     rows.iter()
@@ -78,7 +83,7 @@ fn baseline_scores(rows: &[Row]) -> [f64; 3] {
     [
         auc(&pos, &baseline_of(rows, |c| c != Category::Covid)),
         auc(&pos, &baseline_of(rows, |c| c == Category::Normal)),
-        spearman(&truth, &found),
+        metrics::spearman(&truth, &found).unwrap_or(f64::NAN),
     ]
 }
 
@@ -210,16 +215,14 @@ fn mean_lung_hu(s: &Study) -> f64 {
 }
 
 fn dice(a: &[u8], b: &[u8]) -> f64 {
-    let (mut both, mut total) = (0usize, 0usize);
+    let (mut both, mut first, mut second) = (0u64, 0u64, 0u64);
     for (&x, &y) in a.iter().zip(b) {
-        both += usize::from(x & y);
-        total += usize::from(x) + usize::from(y);
+        both += u64::from(x & y);
+        first += u64::from(x);
+        second += u64::from(y);
     }
-    if total == 0 {
-        1.0
-    } else {
-        2.0 * both as f64 / total as f64
-    }
+    // Two empty masks agree.
+    metrics::dice(both, first, second).unwrap_or(1.0)
 }
 
 /// The paper's threshold segmenter, scored with the EVALUATION.md severity formula.
@@ -234,16 +237,7 @@ fn threshold_severity(s: &Study) -> f64 {
     // Sigma 8 mm in-plane, none along z, as the reference baseline blurs slice by slice.
     blur(&mut v, [nx, ny, nz], 0, (8.0 / sp[0]) as f32);
     blur(&mut v, [nx, ny, nz], 1, (8.0 / sp[1]) as f32);
-    let (mut lung, mut hit) = ([0usize; 2], [0usize; 2]);
-    for (&l, &b) in s.lungs.iter().zip(&v) {
-        if l > 0 {
-            lung[usize::from(l - 1)] += 1;
-            hit[usize::from(l - 1)] += usize::from(b > 0.5);
-        }
-    }
-    (0..2)
-        .map(|i| 100.0 * hit[i] as f64 / lung[i].max(1) as f64)
-        .fold(0.0, f64::max)
+    metrics::affected_percent_of(s.lungs.iter().zip(&v).map(|(&l, &b)| (l, b > 0.5)))
 }
 
 fn blur(v: &mut [f32], shape: [usize; 3], axis: usize, sigma: f32) {
@@ -267,51 +261,4 @@ fn blur(v: &mut [f32], shape: [usize; 3], axis: usize, sigma: f32) {
         }
         *out = acc / norm;
     }
-}
-
-/// Ranks from 1, ties sharing their mean rank.
-fn ranks(v: &[f64]) -> Vec<f64> {
-    let mut order: Vec<usize> = (0..v.len()).collect();
-    order.sort_by(|&a, &b| v[a].total_cmp(&v[b]));
-    let mut out = vec![0.0; v.len()];
-    let mut i = 0;
-    while i < order.len() {
-        let mut j = i;
-        while j + 1 < order.len() && v[order[j + 1]] == v[order[i]] {
-            j += 1;
-        }
-        for &k in &order[i..=j] {
-            out[k] = (i + j) as f64 / 2.0 + 1.0;
-        }
-        i = j + 1;
-    }
-    out
-}
-
-/// Spearman's rho: Pearson's correlation of the ranks.
-fn spearman(a: &[f64], b: &[f64]) -> f64 {
-    let (ra, rb) = (ranks(a), ranks(b));
-    let n = ra.len() as f64;
-    let (ma, mb) = (ra.iter().sum::<f64>() / n, rb.iter().sum::<f64>() / n);
-    let cov: f64 = ra.iter().zip(&rb).map(|(x, y)| (x - ma) * (y - mb)).sum();
-    let va: f64 = ra.iter().map(|x| (x - ma).powi(2)).sum();
-    let vb: f64 = rb.iter().map(|y| (y - mb).powi(2)).sum();
-    cov / (va * vb).sqrt()
-}
-
-/// Mann-Whitney ROC AUC, ties counting one half.
-fn auc(pos: &[f64], neg: &[f64]) -> f64 {
-    let mut wins = 0.0;
-    for p in pos {
-        for n in neg {
-            wins += if p > n {
-                1.0
-            } else if p == n {
-                0.5
-            } else {
-                0.0
-            };
-        }
-    }
-    wins / (pos.len() * neg.len()) as f64
 }
