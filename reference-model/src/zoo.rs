@@ -284,10 +284,12 @@ pub fn config(model: Model) -> ModelConfig {
             // to 0.34 over 5000 steps while validation AUC stayed at 0.46-0.72. With its
             // studies varied (`augment`) it learnt nothing in 3500 steps (loss 0.65-0.67,
             // validation AUC 0.44-0.62), so it trains on more studies instead (the
-            // `--train` folder of its card). It sees 16 slices of each study a step: with 8,
-            // a mild COVID-19 study's few lesions often fall between the drawn slices, and
-            // the study's label then says COVID-19 about slices that show none (validation
-            // AUC at best 0.757 with 8, 0.780 with 16).
+            // `--train` folder of its card). It sees 16 slices of each study a step, so that
+            // a mild COVID-19 study's few lesions fall between the drawn slices less often
+            // (a study labelled COVID-19 whose drawn slices show none teaches nothing
+            // true). Validation AUC at best 0.757 with 8, 0.780 with 16; both runs move by
+            // 0.05-0.1 between checkpoints, and on test the 16-slice weights did worse
+            // (0.682 against 0.752): see docs/reference-models.md.
             Some(Recipe {
                 studies: 4,
                 val_slices: Some(24),
