@@ -114,6 +114,37 @@ fn training_writes_weights_a_record_and_a_card_and_resumes() {
 }
 
 #[test]
+fn a_moving_average_is_validated_and_kept_without_changing_the_training() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut paths = training_folders(dir.path(), 4, 3);
+    let mut config = zoo::config(Model::Unet);
+    let recipe = config.recipe.as_mut().unwrap();
+    (recipe.steps, recipe.slices, recipe.val_every) = (3, 2, 1);
+    let plain = train(&config, &paths, &Device::Cpu, &TrainOptions::default()).unwrap();
+    let plain_weights = std::fs::read(paths.weights.join("unet.safetensors")).unwrap();
+
+    config.recipe.as_mut().unwrap().ema = Some(0.9);
+    paths.weights = dir.path().join("weights-ema");
+    let averaged = train(&config, &paths, &Device::Cpu, &TrainOptions::default()).unwrap();
+    // The average is swapped in to validate and out again: the training itself, and so
+    // every step's loss, is the same as without it.
+    let losses = |r: &reference_model::train::Record| -> Vec<f64> {
+        r.history.iter().map(|h| h.loss).collect()
+    };
+    assert_eq!(losses(&averaged), losses(&plain));
+    assert_ne!(
+        std::fs::read(paths.weights.join("unet.safetensors")).unwrap(),
+        plain_weights,
+        "the kept weights are the average, not the weights of a step"
+    );
+    let card = std::fs::read_to_string(paths.weights.join("unet.md")).unwrap();
+    assert!(
+        card.contains("moving average of the weights (decay 0.9)"),
+        "{card}"
+    );
+}
+
+#[test]
 fn a_time_limit_ends_training_with_a_validated_card_that_says_so() {
     let dir = tempfile::tempdir().unwrap();
     let paths = training_folders(dir.path(), 4, 3);

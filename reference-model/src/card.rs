@@ -90,10 +90,12 @@ pub fn render(s: &Shipped) -> String {
                 String::new()
             },
             if r.augment {
-                ", each study varied at random (a left-right mirror, a shift within the padded plane, an intensity gain and offset)"
+                ", each study varied at random (a left-right mirror, a shift within the padded plane, an intensity gain and offset)".to_owned()
             } else {
-                ""
-            },
+                String::new()
+            } + &r.ema.map_or_else(String::new, |d| format!(
+                "; validated and kept: an exponential moving average of the weights (decay {d})"
+            )),
             r.seed,
             r.val_every,
             r.val_slices.map_or_else(

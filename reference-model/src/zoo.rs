@@ -90,6 +90,12 @@ pub struct Recipe {
     /// every shipped recipe, and in records written before it existed.
     #[serde(default)]
     pub augment: bool,
+    /// Decay of an exponential moving average of the weights (batch norm's running
+    /// statistics included) that validation scores and the kept weights are (`reference
+    /// train --ema`); `None`, the weights of the validated step, in every shipped recipe
+    /// and in records written before it existed.
+    #[serde(default)]
+    pub ema: Option<f64>,
 }
 
 fn one() -> usize {
@@ -223,6 +229,7 @@ pub fn config(model: Model) -> ModelConfig {
         val_every: (steps / 4).max(1),
         val_slices: Some(slices),
         augment: false,
+        ema: None,
     };
     let unet2d = Arch::Unet {
         dims: Dims::Two,

@@ -4,8 +4,10 @@
 //! cannot be seeded), and the studies and slices of step `t` come from a generator keyed by
 //! `(seed, t)` (the `sample` module), so a resumed run draws what an uninterrupted one would have.
 //! Checkpoints (`<name>.ckpt.safetensors` and `<name>.ckpt.json`) are written at every
-//! validation; Adam's moment estimates are not part of them and restart from zero on resume.
+//! validation; Adam's moment estimates and the weights' moving average (a recipe's `ema`)
+//! are not part of them and restart on resume (the average from the resumed weights).
 
+mod average;
 mod loss;
 mod record;
 mod sample;
@@ -53,15 +55,10 @@ pub struct TrainOptions {
 /// (±√(3 / fan_in), √3 times PyTorch's default bound), biases ±1/√fan_in as PyTorch;
 /// batch-norm parameters keep their constants.
 fn initialise(map: &VarMap, seed: u64) -> Result<()> {
-    let data = map
-        .data()
-        .lock()
-        .map_err(|_| anyhow::anyhow!("parameter map poisoned"))?;
-    let mut names: Vec<&String> = data.keys().collect();
-    names.sort();
+    let data: std::collections::BTreeMap<String, candle_core::Var> =
+        named_vars(map)?.into_iter().collect();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    for name in names {
-        let var = &data[name];
+    for (name, var) in &data {
         let (base, leaf) = name.rsplit_once('.').unwrap_or(("", name));
         let weight = if leaf == "bias" {
             data.get(&format!("{base}.weight"))
@@ -79,6 +76,18 @@ fn initialise(map: &VarMap, seed: u64) -> Result<()> {
         var.set(&Tensor::from_vec(values, var.shape(), var.device())?)?;
     }
     Ok(())
+}
+
+/// Every variable of `map` (batch norm's running statistics included) with its name, in
+/// name order.
+fn named_vars(map: &VarMap) -> Result<Vec<(String, candle_core::Var)>> {
+    let data = map
+        .data()
+        .lock()
+        .map_err(|_| anyhow::anyhow!("parameter map poisoned"))?;
+    let mut vars: Vec<_> = data.iter().map(|(n, v)| (n.clone(), v.clone())).collect();
+    vars.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(vars)
 }
 
 /// The machine, for model cards.
@@ -202,6 +211,8 @@ struct Run<'a> {
     record: Record,
     /// Selection score of the kept weights.
     best: f64,
+    /// The weights' moving average, which validation scores and the kept weights are.
+    average: Option<average::Average>,
 }
 
 impl Run<'_> {
@@ -211,9 +222,20 @@ impl Run<'_> {
             .join(format!("{}{suffix}", self.config.name))
     }
 
-    /// Validates, keeps the weights if they are the best so far, writes the checkpoint and
-    /// returns the log line.
+    /// Validates the weights (their moving average if the recipe keeps one), keeps them if
+    /// they are the best so far and returns the log line.
     fn validate(&mut self, val: &[Sample], device: &Device, loss: f64) -> Result<String> {
+        if let Some(a) = &mut self.average {
+            a.swap()?;
+        }
+        let line = self.validate_current(val, device, loss);
+        if let Some(a) = &mut self.average {
+            a.swap()?;
+        }
+        line
+    }
+
+    fn validate_current(&mut self, val: &[Sample], device: &Device, loss: f64) -> Result<String> {
         let started = Instant::now();
         let metrics = validate(self.config, &self.net, val, device)?;
         *self.record.val_seconds.get_or_insert(0.0) += started.elapsed().as_secs_f64();
@@ -327,6 +349,7 @@ pub fn train(
         net,
         record,
         best: f64::NEG_INFINITY,
+        average: None,
     };
     let ckpt = run.file(".ckpt.safetensors");
     if options.resume && ckpt.exists() {
@@ -342,6 +365,9 @@ pub fn train(
         }
         // A run that stopped at a limit is finished; this one sets its own.
         run.record.time_limit_seconds = None;
+    }
+    if let Some(decay) = recipe.ema {
+        run.average = Some(average::Average::new(&run.map, decay)?);
     }
     let mut opt = Opt::new(recipe, trainable(&run.map), lr_at(recipe, run.record.steps))?;
     let b = bar(
@@ -360,6 +386,9 @@ pub fn train(
         let ex = sample::draw(config, &pool, run.net.multiple(), step);
         let l = loss::loss(&run.net, &ex, device)?;
         opt.step(&l, lr_at(recipe, step))?;
+        if let Some(a) = &mut run.average {
+            a.update()?;
+        }
         let lv = f64::from(l.to_scalar::<f32>()?);
         if !lv.is_finite() {
             bail!("{}: the loss became {lv} at step {step}", config.name);

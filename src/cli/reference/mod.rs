@@ -152,6 +152,11 @@ pub struct TrainArgs {
     /// nothing in 3500 steps with it).
     #[arg(long)]
     augment: bool,
+    /// Validate and keep an exponential moving average of the weights with this decay
+    /// (0.99 to 0.9999; 0.999 averages over about the last thousand steps) instead of the
+    /// weights of the validated step.
+    #[arg(long, value_parser = decay)]
+    ema: Option<f64>,
     /// Continue from the checkpoint in the weights folder.
     #[arg(long)]
     resume: bool,
@@ -170,6 +175,16 @@ fn minutes(text: &str) -> std::result::Result<Duration, String> {
         Ok(m) if m.is_finite() && m > 0.0 && m < 1e6 => Ok(Duration::from_secs_f64(m * 60.0)),
         _ => Err(format!(
             "{text:?} is not a number of minutes: give a positive number such as 30 or 2.5"
+        )),
+    }
+}
+
+/// Parses `--ema`: a decay strictly between 0 and 1.
+fn decay(text: &str) -> std::result::Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(d) if d > 0.0 && d < 1.0 => Ok(d),
+        _ => Err(format!(
+            "{text:?} is not a decay: give a number between 0 and 1 such as 0.999"
         )),
     }
 }
@@ -295,6 +310,9 @@ fn train(args: &TrainArgs) -> Result<()> {
     if let (true, Some(recipe)) = (args.augment, config.recipe.as_mut()) {
         recipe.augment = true;
     }
+    if let (Some(decay), Some(recipe)) = (args.ema, config.recipe.as_mut()) {
+        recipe.ema = Some(decay);
+    }
     if let Some(width) = args.width {
         config.set_width(width);
     }
@@ -333,4 +351,26 @@ pub(super) fn outputs_for(models: &[Model], dir: &Path) -> Result<Vec<Output>> {
             }
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_decay_lies_strictly_between_zero_and_one() {
+        assert_eq!(decay("0.999"), Ok(0.999));
+        for bad in ["0", "1", "1.5", "-0.5", "NaN", "fast"] {
+            let err = decay(bad).unwrap_err();
+            assert!(err.contains("between 0 and 1"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn minutes_are_positive_and_finite() {
+        assert_eq!(minutes("2.5"), Ok(Duration::from_secs(150)));
+        for bad in ["0", "-1", "inf", "soon"] {
+            assert!(minutes(bad).is_err(), "{bad}");
+        }
+    }
 }
