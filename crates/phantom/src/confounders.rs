@@ -35,7 +35,9 @@ const DOME_TISSUE_HU: f32 = 45.0;
 /// A band of dependent atelectasis in one lung.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Atelectasis {
-    /// Thickness at the base, millimetres.
+    /// Thickness at the base, millimetres: 2-10, the thin subsegmental bands of most
+    /// healthy supine patients (thicker bands, 18-40 mm, made every patient's false
+    /// positives large and variable; `docs/dataset.md`).
     depth: f32,
     hu: f32,
     /// Relative lung height (0 base, 1 apex) where the band has faded out.
@@ -75,7 +77,7 @@ impl Confounders {
         let atelectasis = if rng.random_bool(0.9) {
             let band = |rng: &mut ChaCha12Rng| {
                 rng.random_bool(0.9).then(|| Atelectasis {
-                    depth: rng.random_range(18.0..40.0),
+                    depth: rng.random_range(2.0..10.0),
                     hu: rng.random_range(-400.0..-150.0),
                     top: rng.random_range(0.5..0.75),
                 })

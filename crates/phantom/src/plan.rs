@@ -71,15 +71,65 @@ impl SeverityClass {
         }
     }
 
-    /// The interval targets are drawn from: inside the class with a margin, so that the
-    /// two raters' contour differences cannot move a study into a neighbouring class.
-    fn target_range(self) -> (f64, f64) {
-        match self {
-            Self::Ct1 => (1.5, 21.0),
+    /// Draws a target severity inside the class with a margin, so that the two raters'
+    /// contour differences cannot move a study into a neighbouring class.
+    ///
+    /// CT1 is a mixture, as mild COVID-19 is in practice: most CT1 studies show minimal
+    /// involvement (a few small ground-glass foci, [`CT1_MINIMAL`]), the rest clear
+    /// involvement ([`CT1_CLEAR`]), each log-uniform. CT2-CT4 are uniform.
+    fn draw_target(self, rng: &mut ChaCha12Rng) -> f64 {
+        let (lo, hi) = match self {
+            Self::Ct1 => {
+                let range = if rng.random_bool(CT1_MINIMAL_SHARE) {
+                    CT1_MINIMAL
+                } else {
+                    CT1_CLEAR
+                };
+                return range.draw(rng);
+            }
             Self::Ct2 => (30.0, 45.0),
             Self::Ct3 => (55.0, 70.0),
             Self::Ct4 => (80.0, 92.0),
-        }
+        };
+        rng.random_range(lo..hi)
+    }
+}
+
+/// Share of CT1 studies with minimal involvement ([`CT1_MINIMAL`]).
+pub const CT1_MINIMAL_SHARE: f64 = 0.62;
+
+/// Minimal involvement: 0.02-0.3 % of the more affected lung (one focus of 1 cm in a
+/// 3-litre lung is about 0.02 %).
+pub const CT1_MINIMAL: LogRange = LogRange {
+    lo: 0.02,
+    hi: 0.3,
+    log2_ratio: 3.906_890_595_608_519, // log2(15)
+};
+
+/// Clear involvement within CT1: 3-21 % of the more affected lung.
+pub const CT1_CLEAR: LogRange = LogRange {
+    lo: 3.0,
+    hi: 21.0,
+    log2_ratio: 2.807_354_922_057_604, // log2(7)
+};
+
+/// A range of percentages drawn log-uniformly, with `log2(hi / lo)` written out so that the
+/// draw needs no platform logarithm (the bytes must not depend on the machine).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LogRange {
+    /// Smallest value.
+    pub lo: f64,
+    /// Largest value.
+    pub hi: f64,
+    /// `log2(hi / lo)`.
+    pub log2_ratio: f64,
+}
+
+impl LogRange {
+    fn draw(self, rng: &mut ChaCha12Rng) -> f64 {
+        let u: f64 = rng.random_range(0.0..1.0);
+        let v = self.lo * f64::from(crate::geom::exp2((u * self.log2_ratio) as f32));
+        v.clamp(self.lo, self.hi)
     }
 }
 
@@ -154,10 +204,7 @@ pub fn plan(split: Split, profile: Profile, seed: u64, count: Option<usize>) -> 
         .into_iter()
         .enumerate()
         .map(|(index, (category, class))| {
-            let target_severity = class.map(|c| {
-                let (lo, hi) = c.target_range();
-                rng.random_range(lo..hi)
-            });
+            let target_severity = class.map(|c| c.draw_target(&mut rng));
             let geometry = sample_geometry(profile, &mut rng);
             StudySpec {
                 id: format!("{prefix}_{:0width$}", index + 1),
@@ -266,6 +313,30 @@ mod tests {
                 .iter()
                 .all(|s| s.target_severity.is_some() == (s.category == Category::Covid))
         );
+    }
+
+    #[test]
+    fn ct1_targets_mix_minimal_and_clear_involvement_log_uniformly() {
+        for range in [CT1_MINIMAL, CT1_CLEAR] {
+            assert!((range.log2_ratio - (range.hi / range.lo).log2()).abs() < 1e-12);
+        }
+        let ct1: Vec<f64> = plan(Split::Train, Profile::Demo, 7, Some(10_000))
+            .iter()
+            .filter(|s| s.severity_class() == Some(SeverityClass::Ct1))
+            .filter_map(|s| s.target_severity)
+            .collect();
+        let inside = |r: LogRange| ct1.iter().filter(|&&t| r.lo <= t && t <= r.hi).count();
+        let (minimal, clear) = (inside(CT1_MINIMAL), inside(CT1_CLEAR));
+        assert_eq!(minimal + clear, ct1.len(), "a CT1 target outside both ranges");
+        let share = minimal as f64 / ct1.len() as f64;
+        assert!((share - CT1_MINIMAL_SHARE).abs() < 0.03, "minimal share {share}");
+        // Log-uniform: the geometric midpoint splits each part in half.
+        for r in [CT1_MINIMAL, CT1_CLEAR] {
+            let mid = (r.lo * r.hi).sqrt();
+            let below = ct1.iter().filter(|&&t| r.lo <= t && t < mid).count();
+            let half = below as f64 / inside(r) as f64;
+            assert!((half - 0.5).abs() < 0.05, "{r:?}: {half} below the midpoint");
+        }
     }
 
     #[test]
