@@ -59,6 +59,7 @@ mod wall;
 
 pub use kinds::{Category, ParseError, Profile, Split};
 pub use plan::{
-    REFERENCE_COMPOSITION, REFERENCE_SEVERITY_MIX, SeverityClass, StudySeed, StudySpec, plan,
+    CT1_CLEAR, CT1_MINIMAL, CT1_MINIMAL_SHARE, LogRange, REFERENCE_COMPOSITION,
+    REFERENCE_SEVERITY_MIX, SeverityClass, StudySeed, StudySpec, plan,
 };
 pub use render::{Study, generate};

@@ -327,15 +327,25 @@ mod tests {
             .collect();
         let inside = |r: LogRange| ct1.iter().filter(|&&t| r.lo <= t && t <= r.hi).count();
         let (minimal, clear) = (inside(CT1_MINIMAL), inside(CT1_CLEAR));
-        assert_eq!(minimal + clear, ct1.len(), "a CT1 target outside both ranges");
+        assert_eq!(
+            minimal + clear,
+            ct1.len(),
+            "a CT1 target outside both ranges"
+        );
         let share = minimal as f64 / ct1.len() as f64;
-        assert!((share - CT1_MINIMAL_SHARE).abs() < 0.03, "minimal share {share}");
+        assert!(
+            (share - CT1_MINIMAL_SHARE).abs() < 0.03,
+            "minimal share {share}"
+        );
         // Log-uniform: the geometric midpoint splits each part in half.
         for r in [CT1_MINIMAL, CT1_CLEAR] {
             let mid = (r.lo * r.hi).sqrt();
             let below = ct1.iter().filter(|&&t| r.lo <= t && t < mid).count();
             let half = below as f64 / inside(r) as f64;
-            assert!((half - 0.5).abs() < 0.05, "{r:?}: {half} below the midpoint");
+            assert!(
+                (half - 0.5).abs() < 0.05,
+                "{r:?}: {half} below the midpoint"
+            );
         }
     }
 
