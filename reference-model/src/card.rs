@@ -72,43 +72,49 @@ pub fn render(s: &Shipped) -> String {
         let drop = r
             .lr_drop
             .map_or_else(String::new, |(at, lr)| format!(", {lr} from step {at}"));
+        let limit = rec.time_limit_seconds.map_or_else(String::new, |limit| {
+            format!(
+                " (of the recipe's {}: stopped at its time limit of {limit:.0} s)",
+                r.steps
+            )
+        });
+        let studies = if r.studies > 1 {
+            format!(" from each of {} studies", r.studies)
+        } else {
+            String::new()
+        };
+        let augment = if r.augment {
+            ", each study varied at random (a left-right mirror, a shift within the padded plane, an intensity gain and offset)"
+        } else {
+            ""
+        };
+        let ema = r.ema.map_or_else(String::new, |d| {
+            format!(
+                "; validated and kept: an exponential moving average of the weights (decay {d})"
+            )
+        });
+        let val_slices = r.val_slices.map_or_else(
+            || "every slice of each study".to_owned(),
+            |k| format!("at most {k} slices of each study"),
+        );
+        let val_share = rec.val_seconds.map_or_else(String::new, |v| {
+            format!(
+                ", of which validation {v:.0} s ({:.1}%)",
+                100.0 * v / rec.wall_seconds.max(f64::MIN_POSITIVE)
+            )
+        });
         let _ = writeln!(
             out,
-            "## Training\n\n{:?}, learning rate {}{drop}; {} steps{} of {} slices{}{}; seed {}. Validation every {} steps on {}; the weights of step {} were kept.\n\nWall time {:.0} s on {}{}.\n",
+            "## Training\n\n{:?}, learning rate {}{drop}; {} steps{limit} of {} slices{studies}{augment}{ema}; seed {}. Validation every {} steps on {val_slices}; the weights of step {} were kept.\n\nWall time {:.0} s on {}{val_share}.\n",
             r.optimizer,
             r.lr,
             rec.steps,
-            rec.time_limit_seconds
-                .map_or_else(String::new, |limit| format!(
-                    " (of the recipe's {}: stopped at its time limit of {limit:.0} s)",
-                    r.steps
-                )),
             r.slices,
-            if r.studies > 1 {
-                format!(" from each of {} studies", r.studies)
-            } else {
-                String::new()
-            },
-            if r.augment {
-                ", each study varied at random (a left-right mirror, a shift within the padded plane, an intensity gain and offset)".to_owned()
-            } else {
-                String::new()
-            } + &r.ema.map_or_else(String::new, |d| format!(
-                "; validated and kept: an exponential moving average of the weights (decay {d})"
-            )),
             r.seed,
             r.val_every,
-            r.val_slices.map_or_else(
-                || "every slice of each study".to_owned(),
-                |k| format!("at most {k} slices of each study")
-            ),
             rec.best_step,
             rec.wall_seconds,
             rec.hardware,
-            rec.val_seconds.map_or_else(String::new, |v| format!(
-                ", of which validation {v:.0} s ({:.1}%)",
-                100.0 * v / rec.wall_seconds.max(f64::MIN_POSITIVE)
-            ))
         );
         let _ = writeln!(
             out,

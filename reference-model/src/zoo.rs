@@ -93,7 +93,7 @@ pub struct Recipe {
     /// Decay of an exponential moving average of the weights (batch norm's running
     /// statistics included) that validation scores and the kept weights are (`reference
     /// train --ema`); `None`, the weights of the validated step, in every shipped recipe
-    /// and in records written before it existed.
+    /// but the ResNet's, and in records written before it existed.
     #[serde(default)]
     pub ema: Option<f64>,
 }
@@ -296,11 +296,14 @@ pub fn config(model: Model) -> ModelConfig {
             // (a study labelled COVID-19 whose drawn slices show none teaches nothing
             // true). Validation AUC at best 0.757 with 8, 0.780 with 16; both runs move by
             // 0.05-0.1 between checkpoints, and on test the 16-slice weights did worse
-            // (0.682 against 0.752): see docs/reference-models.md.
+            // (0.682 against 0.752): see docs/reference-models.md. So validation scores,
+            // and training keeps, a moving average of the weights (decay 0.999, about the
+            // last 1000 steps), which smooths what one checkpoint's noise would select.
             Some(Recipe {
                 studies: 4,
                 val_slices: Some(24),
                 val_every: 500,
+                ema: Some(0.999),
                 ..recipe(TrainOn::All, 5000, 16, 3e-4, Optimizer::Adam)
             }),
         ),

@@ -339,7 +339,7 @@ pub fn train(
         hardware: hardware(device),
         train: data_record(&paths.train, &pool),
         val: data_record(&paths.val, &val.iter().collect::<Vec<_>>()),
-        parameters: trainable(&map).iter().map(|v| v.elem_count()).sum(),
+        parameters: trainable(&map)?.iter().map(|v| v.elem_count()).sum(),
         time_limit_seconds: None,
     };
     let mut run = Run {
@@ -369,7 +369,11 @@ pub fn train(
     if let Some(decay) = recipe.ema {
         run.average = Some(average::Average::new(&run.map, decay)?);
     }
-    let mut opt = Opt::new(recipe, trainable(&run.map), lr_at(recipe, run.record.steps))?;
+    let mut opt = Opt::new(
+        recipe,
+        trainable(&run.map)?,
+        lr_at(recipe, run.record.steps),
+    )?;
     let b = bar(
         recipe.steps as u64,
         &format!(
@@ -432,10 +436,10 @@ pub fn train(
 
 /// The parameters the optimiser updates: all but batch norm's running statistics, which
 /// live in the same map.
-fn trainable(map: &VarMap) -> Vec<candle_core::Var> {
-    let data = map.data().lock().expect("parameter map");
-    data.iter()
+fn trainable(map: &VarMap) -> Result<Vec<candle_core::Var>> {
+    Ok(named_vars(map)?
+        .into_iter()
         .filter(|(name, _)| !name.ends_with("running_mean") && !name.ends_with("running_var"))
-        .map(|(_, v)| v.clone())
-        .collect()
+        .map(|(_, v)| v)
+        .collect())
 }
