@@ -88,6 +88,11 @@ pub fn render(s: &Shipped) -> String {
         } else {
             ""
         };
+        let graded = if r.grade_matched {
+            ", COVID-19 studies drawn in the validation split's CT1-CT4 proportions"
+        } else {
+            ""
+        };
         let ema = r.ema.map_or_else(String::new, |d| {
             format!(
                 "; validated and kept: an exponential moving average of the weights (decay {d})"
@@ -105,7 +110,7 @@ pub fn render(s: &Shipped) -> String {
         });
         let _ = writeln!(
             out,
-            "## Training\n\n{:?}, learning rate {}{drop}; {} steps{limit} of {} slices{studies}{augment}{ema}; seed {}. Validation every {} steps on {val_slices}; the weights of step {} were kept.\n\nWall time {:.0} s on {}{val_share}.\n",
+            "## Training\n\n{:?}, learning rate {}{drop}; {} steps{limit} of {} slices{studies}{augment}{graded}{ema}; seed {}. Validation every {} steps on {val_slices}; the weights of step {} were kept.\n\nWall time {:.0} s on {}{val_share}.\n",
             r.optimizer,
             r.lr,
             rec.steps,

@@ -78,20 +78,13 @@ impl SeverityClass {
     /// involvement (a few small ground-glass foci, [`CT1_MINIMAL`]), the rest clear
     /// involvement ([`CT1_CLEAR`]), each log-uniform. CT2-CT4 are uniform.
     fn draw_target(self, rng: &mut ChaCha12Rng) -> f64 {
-        let (lo, hi) = match self {
-            Self::Ct1 => {
-                let range = if rng.random_bool(CT1_MINIMAL_SHARE) {
-                    CT1_MINIMAL
-                } else {
-                    CT1_CLEAR
-                };
-                return range.draw(rng);
-            }
-            Self::Ct2 => (30.0, 45.0),
-            Self::Ct3 => (55.0, 70.0),
-            Self::Ct4 => (80.0, 92.0),
-        };
-        rng.random_range(lo..hi)
+        match self {
+            Self::Ct1 if rng.random_bool(CT1_MINIMAL_SHARE) => CT1_MINIMAL.draw(rng),
+            Self::Ct1 => CT1_CLEAR.draw(rng),
+            Self::Ct2 => rng.random_range(30.0..45.0),
+            Self::Ct3 => rng.random_range(55.0..70.0),
+            Self::Ct4 => rng.random_range(80.0..92.0),
+        }
     }
 }
 

@@ -326,6 +326,22 @@ pub fn train(
             config.name
         );
     }
+    let covid_weights = if recipe.grade_matched {
+        let target: Vec<&Sample> = val.iter().collect();
+        let weights = sample::grade_matched(&pool, &target);
+        if weights.is_none() {
+            bail!(
+                "{}: the recipe draws COVID-19 studies by the validation split's CT1-CT4 mix, \
+                 and {} and {} have no COVID-19 grade in common",
+                config.name,
+                paths.train.display(),
+                paths.val.display()
+            );
+        }
+        weights
+    } else {
+        None
+    };
     let map = VarMap::new();
     let net = Net::new(arch, VarBuilder::from_varmap(&map, DType::F32, device))?;
     initialise(&map, recipe.seed)?;
@@ -387,7 +403,13 @@ pub fn train(
     let (mut loss_sum, mut loss_n) = (0.0, 0usize);
     while run.record.steps < recipe.steps {
         let step = run.record.steps;
-        let ex = sample::draw(config, &pool, run.net.multiple(), step);
+        let ex = sample::draw(
+            config,
+            &pool,
+            covid_weights.as_ref(),
+            run.net.multiple(),
+            step,
+        );
         let l = loss::loss(&run.net, &ex, device)?;
         opt.step(&l, lr_at(recipe, step))?;
         if let Some(a) = &mut run.average {
