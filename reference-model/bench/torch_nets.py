@@ -176,14 +176,15 @@ class ClsHead(nn.Module):
 
 class Multitask(nn.Module):
     """`multitask::Multitask`: U-Net backbone, segmentation head, and per-slice pyramid
-    features (adaptive average pooling to b x b for each b, flattened channel-major and
-    concatenated). Returns (logits, features [n, f])."""
+    features (adaptive max or average pooling to b x b for each b, flattened channel-major
+    and concatenated). Returns (logits, features [n, f])."""
 
-    def __init__(self, width, levels, pyramid, hidden):
+    def __init__(self, width, levels, pyramid, hidden, pool="average"):
         super().__init__()
         self.backbone = UNet(1, width, levels)
         self.seg_head = SegHead(width)
-        self.pools = nn.ModuleList(nn.AdaptiveAvgPool2d(b) for b in pyramid)
+        kind = {"average": nn.AdaptiveAvgPool2d, "max": nn.AdaptiveMaxPool2d}[pool]
+        self.pools = nn.ModuleList(kind(b) for b in pyramid)
         self.cls_head = ClsHead(width * sum(b * b for b in pyramid), hidden)
 
     def forward(self, x):
@@ -205,7 +206,10 @@ def build(arch):
     if kind == "resnet":
         return ResNet(arch["width"], arch["blocks"])
     if kind == "multitask":
-        return Multitask(arch["width"], arch["levels"], arch["pyramid"], arch["hidden"])
+        return Multitask(
+            arch["width"], arch["levels"], arch["pyramid"], arch["hidden"],
+            arch.get("pool", "average"),
+        )
     raise ValueError(f"unknown architecture {kind!r}")
 
 

@@ -38,8 +38,13 @@ pub fn render(s: &Shipped) -> String {
                 levels,
                 pyramid,
                 hidden,
+                pool,
             } => format!(
-                "multitask: residual U-Net backbone ({levels} levels, width {width}), segmentation head, pyramid pooling {pyramid:?} and two fully connected layers ({hidden} hidden units)"
+                "multitask: residual U-Net backbone ({levels} levels, width {width}), segmentation head, pyramid pooling {pyramid:?} (each cell's {}) and two fully connected layers ({hidden} hidden units)",
+                match pool {
+                    crate::nets::PyramidPool::Average => "mean",
+                    crate::nets::PyramidPool::Max => "maximum",
+                }
             ),
         };
         let _ = writeln!(

@@ -4,7 +4,7 @@
 //! training record), `<name>.safetensors` (the weights) and `<name>.md` (its model card,
 //! written from the record by `reference train`).
 
-use crate::nets::{Arch, Dims};
+use crate::nets::{Arch, Dims, PyramidPool};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -323,6 +323,7 @@ pub fn config(model: Model) -> ModelConfig {
                 levels: 4,
                 pyramid: vec![1, 2, 4],
                 hidden: 32,
+                pool: PyramidPool::Max,
             }),
             // Four studies of 8 slices a step, for the same reason as the ResNet's: with one
             // study a step, validation AUC 0.980 on severe cases fell to 0.832 on the

@@ -262,6 +262,43 @@ pub fn adaptive_avg_pool(x: &Tensor, bins: usize) -> Result<Tensor> {
         .reshape((n, c * cells))
 }
 
+/// Adaptive max pooling of `[n, c, h, w]` to `[n, c * bins * bins]`, with PyTorch's bin
+/// edges and order (as [`adaptive_avg_pool`]; Candle has no adaptive pooling).
+///
+/// Where `bins` divides the plane (the shipped pyramid's 1, 2 and 4 always divide a plane
+/// padded to the backbone's multiple) the cells are regrouped into the last dimension and
+/// reduced with one `max`; elsewhere a cell at a time (narrow, then max). Not Candle's
+/// `max_pool2d`: its backward (0.11) divides each cell's gradient by the cell's area, which
+/// for the one-cell level of a 96x96 plane is 1/9216 of the gradient.
+pub fn adaptive_max_pool(x: &Tensor, bins: usize) -> Result<Tensor> {
+    let (n, c, h, w) = x.dims4()?;
+    if h.is_multiple_of(bins) && w.is_multiple_of(bins) {
+        let (kh, kw) = (h / bins, w / bins);
+        return x
+            .contiguous()?
+            .reshape((n, c, bins, kh, bins, kw))?
+            .permute((0, 1, 2, 4, 3, 5))?
+            .contiguous()?
+            .reshape((n, c, bins * bins, kh * kw))?
+            .max(3)?
+            .reshape((n, c * bins * bins));
+    }
+    let mut cells = Vec::with_capacity(bins * bins);
+    for bi in 0..bins {
+        let (h0, h1) = bin_edges(h, bins, bi);
+        for bj in 0..bins {
+            let (w0, w1) = bin_edges(w, bins, bj);
+            cells.push(
+                x.narrow(2, h0, h1 - h0)?
+                    .narrow(3, w0, w1 - w0)?
+                    .flatten_from(2)?
+                    .max(2)?,
+            );
+        }
+    }
+    Tensor::stack(&cells, 2)?.reshape((n, c * bins * bins))
+}
+
 /// Bin `i` of `bins` over `len` pixels, `[start, end)`, as PyTorch's adaptive pooling cuts it.
 fn bin_edges(len: usize, bins: usize, i: usize) -> (usize, usize) {
     (i * len / bins, ((i + 1) * len).div_ceil(bins))
@@ -397,6 +434,48 @@ mod tests {
             let g_oracle = (oracle * &probe)?.sum_all()?.backward()?;
             let (a, b) = (g_ours.get(&x).unwrap(), g_oracle.get(&x).unwrap());
             assert!(diff(a, b)? < 1e-5, "gradient, bins {bins}, {h}x{w}");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn adaptive_max_pooling_matches_a_brute_force_maximum_and_routes_its_gradient() -> Result<()> {
+        let dev = Device::Cpu;
+        // Planes the bins divide (one max-pool) and planes they do not (cell by cell).
+        for (bins, (h, w)) in [
+            (1, (6, 5)),
+            (2, (8, 6)),
+            (4, (16, 12)),
+            (2, (7, 9)),
+            (4, (10, 13)),
+        ] {
+            let (n, c) = (3, 2);
+            let x = candle_core::Var::from_tensor(&Tensor::randn(0f32, 1.0, (n, c, h, w), &dev)?)?;
+            let ours = adaptive_max_pool(x.as_tensor(), bins)?;
+            assert_eq!(ours.dims(), &[n, c * bins * bins]);
+            let values: Vec<f32> = x.as_tensor().flatten_all()?.to_vec1()?;
+            let got: Vec<f32> = ours.flatten_all()?.to_vec1()?;
+            let mut grad_want = vec![0f32; values.len()];
+            for (i, ch, bi, bj) in (0..n).flat_map(|i| {
+                (0..c).flat_map(move |ch| {
+                    (0..bins).flat_map(move |bi| (0..bins).map(move |bj| (i, ch, bi, bj)))
+                })
+            }) {
+                let (h0, h1) = bin_edges(h, bins, bi);
+                let (w0, w1) = bin_edges(w, bins, bj);
+                let at = |y: usize, x: usize| ((i * c + ch) * h + y) * w + x;
+                let best = (h0..h1)
+                    .flat_map(|y| (w0..w1).map(move |x| at(y, x)))
+                    .max_by(|&a, &b| values[a].total_cmp(&values[b]))
+                    .unwrap();
+                let k = i * c * bins * bins + (ch * bins + bi) * bins + bj;
+                assert_eq!(got[k], values[best], "bins {bins}, {h}x{w}, cell {k}");
+                grad_want[best] += 1.0;
+            }
+            // The gradient of the sum reaches each cell's maximum once, nothing else.
+            let grads = ours.sum_all()?.backward()?;
+            let grad: Vec<f32> = grads.get(&x).unwrap().flatten_all()?.to_vec1()?;
+            assert_eq!(grad, grad_want, "gradient, bins {bins}, {h}x{w}");
         }
         Ok(())
     }

@@ -44,7 +44,24 @@ pub enum Arch {
         pyramid: Vec<usize>,
         /// Units between the two fully connected layers.
         hidden: usize,
+        /// How each pyramid cell pools its pixels (`average` in records written before it
+        /// existed).
+        #[serde(default)]
+        pool: PyramidPool,
     },
+}
+
+/// How a cell of the multitask model's pyramid pools its pixels.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PyramidPool {
+    /// The cell's mean: what the models shipped until 2026-12-06 used. A lesion of a few
+    /// pixels is a few hundredths of a cell's mean.
+    #[default]
+    Average,
+    /// The cell's maximum, as in the spatial pyramid pooling of He et al. (2014) that the
+    /// paper cites: one lesion pixel sets its cell's value.
+    Max,
 }
 
 impl Arch {
@@ -107,8 +124,9 @@ impl Net {
                 levels,
                 pyramid,
                 hidden,
+                pool,
             } => Self::Multitask(multitask::Multitask::new(
-                vb, *width, *levels, pyramid, *hidden,
+                vb, *width, *levels, pyramid, *hidden, *pool,
             )?),
         })
     }
@@ -262,6 +280,7 @@ mod tests {
                 levels: 3,
                 pyramid: vec![1, 2],
                 hidden: 8,
+                pool: PyramidPool::Average,
             },
         ] {
             let (_, mut net) = build(&arch)?;
@@ -311,6 +330,7 @@ mod tests {
                 levels: 3,
                 pyramid: vec![1, 2, 4],
                 hidden: 8,
+                pool: PyramidPool::Max,
             },
         ] {
             let (_, net) = build(&arch)?;

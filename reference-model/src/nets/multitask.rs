@@ -1,7 +1,8 @@
 //! The paper's multitask network (sec. 2, fig. 3): a residual U-Net backbone shared by a
 //! segmentation head and a classification head with pyramid pooling.
 
-use super::blocks::{Dims, adaptive_avg_pool};
+use super::PyramidPool;
+use super::blocks::{Dims, adaptive_avg_pool, adaptive_max_pool};
 use super::unet::{SegHead, UNet};
 use candle_core::{Module, Result, Tensor};
 use candle_nn::{Linear, VarBuilder};
@@ -10,7 +11,7 @@ use candle_nn::{Linear, VarBuilder};
 /// (`cls_head.fc1`, `cls_head.fc2`).
 ///
 /// The classification head pools the backbone's feature map of every slice into a pyramid
-/// of `bins x bins` averages (adaptive average pooling, written as a matmul), takes
+/// of `bins x bins` cells (each cell's maximum or mean, [`PyramidPool`]), takes
 /// the maximum of each pyramid feature over slices (so a lesion on any slice counts; the
 /// caller pools, so that a long study can go through in chunks), and maps the vector through two fully connected layers to one logit.
 #[derive(Clone, Debug)]
@@ -18,6 +19,7 @@ pub struct Multitask {
     backbone: UNet,
     seg_head: SegHead,
     pyramid: Vec<usize>,
+    pool: PyramidPool,
     fc1: Linear,
     fc2: Linear,
 }
@@ -34,19 +36,21 @@ pub struct MultitaskOutput {
 
 impl Multitask {
     /// A network of backbone width `width`, `levels` levels, pooling pyramid `pyramid` and
-    /// `hidden` units between the two fully connected layers.
+    /// `hidden` units between the two fully connected layers, its cells pooled by `pool`.
     pub fn new(
         vb: VarBuilder,
         width: usize,
         levels: usize,
         pyramid: &[usize],
         hidden: usize,
+        pool: PyramidPool,
     ) -> Result<Self> {
         let features = width * pyramid.iter().map(|b| b * b).sum::<usize>();
         Ok(Self {
             backbone: UNet::new(vb.pp("backbone"), Dims::Two, 1, width, levels)?,
             seg_head: SegHead::new(vb.pp("seg_head"), Dims::Two, width)?,
             pyramid: pyramid.to_vec(),
+            pool,
             fc1: candle_nn::linear(features, hidden, vb.pp("cls_head.fc1"))?,
             fc2: candle_nn::linear(hidden, 1, vb.pp("cls_head.fc2"))?,
         })
@@ -70,7 +74,10 @@ impl Multitask {
         let pooled: Vec<Tensor> = self
             .pyramid
             .iter()
-            .map(|&b| adaptive_avg_pool(&features, b))
+            .map(|&b| match self.pool {
+                PyramidPool::Average => adaptive_avg_pool(&features, b),
+                PyramidPool::Max => adaptive_max_pool(&features, b),
+            })
             .collect::<Result<_>>()?;
         Ok(MultitaskOutput {
             segmentation,

@@ -70,6 +70,7 @@ mod tests {
             levels: 2,
             pyramid: vec![1, 2],
             hidden: 4,
+            pool: crate::nets::PyramidPool::Max,
         };
         let map = VarMap::new();
         let net = Net::new(&arch, VarBuilder::from_varmap(&map, DType::F32, &device))?;
