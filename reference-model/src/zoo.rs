@@ -332,9 +332,9 @@ pub fn config(model: Model) -> ModelConfig {
             // validation to the next, so a further 530 steps run at a tenth of the rate.
             // Like the ResNet, a COVID-19 study's drawn slices always show one of its lesions
             // where it has any (`train::sample`): 8 evenly spread slices missed every lesion
-            // of a third of the minimal CT1 studies. Its
-            // COVID-19 draws follow the validation split's grades (mostly CT1, as on the
-            // board) rather than the training split's even spread (40% CT1).
+            // of a third of the minimal CT1 studies. Its COVID-19 draws follow the validation
+            // split's grades (mostly CT1, as on the board) rather than the training split's
+            // even spread (40% CT1).
             Some(Recipe {
                 studies: 4,
                 val_slices: Some(16),

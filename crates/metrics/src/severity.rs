@@ -16,6 +16,19 @@ pub fn affected_percent(in_lung: [u64; 2], lungs: [u64; 2]) -> f64 {
     100.0 * fraction(in_lung[0], lungs[0]).max(fraction(in_lung[1], lungs[1]))
 }
 
+/// Mosmed's visual CT grade of an affected percentage: `Some(0)` to `Some(3)` for CT1 to CT4
+/// (up to 25%, 50%, 75%, more), `None` for 0 or less (no lesion). One definition for the
+/// synthetic set's severity classes and the reference training's draws.
+pub fn ct_grade(percent: f64) -> Option<usize> {
+    match percent {
+        p if p <= 0.0 => None,
+        p if p <= 25.0 => Some(0),
+        p if p <= 50.0 => Some(1),
+        p if p <= 75.0 => Some(2),
+        _ => Some(3),
+    }
+}
+
 /// [`affected_percent`] of voxels given as `(lung label, lesion)`: label 1 is the right
 /// lung, 2 the left one, anything else outside the lungs (and ignored).
 pub fn affected_percent_of(voxels: impl IntoIterator<Item = (u8, bool)>) -> f64 {
@@ -38,6 +51,23 @@ mod tests {
         assert_eq!(affected_percent([1, 1], [2, 4]), 50.0);
         assert_eq!(affected_percent([0, 3], [0, 4]), 75.0);
         assert_eq!(affected_percent([0, 0], [0, 0]), 0.0);
+    }
+
+    #[test]
+    fn ct_grades_close_at_25_50_and_75_percent() {
+        assert_eq!(
+            [0.0, 0.01, 25.0, 25.1, 50.0, 75.0, 75.1, 100.0].map(ct_grade),
+            [
+                None,
+                Some(0),
+                Some(0),
+                Some(1),
+                Some(1),
+                Some(2),
+                Some(3),
+                Some(3)
+            ]
+        );
     }
 
     #[test]

@@ -62,13 +62,7 @@ impl SeverityClass {
 
     /// The class of an affected percentage; `None` for 0 (no lesions) or less.
     pub fn of_percent(percent: f64) -> Option<Self> {
-        match percent {
-            p if p <= 0.0 => None,
-            p if p <= 25.0 => Some(Self::Ct1),
-            p if p <= 50.0 => Some(Self::Ct2),
-            p if p <= 75.0 => Some(Self::Ct3),
-            _ => Some(Self::Ct4),
-        }
+        metrics::severity::ct_grade(percent).map(|g| Self::ALL[g])
     }
 
     /// Draws a target severity inside the class with a margin, so that the two raters'

@@ -328,17 +328,16 @@ pub fn train(
     }
     let covid_weights = if recipe.grade_matched {
         let target: Vec<&Sample> = val.iter().collect();
-        let weights = sample::grade_matched(&pool, &target);
-        if weights.is_none() {
-            bail!(
+        let weights = sample::grade_matched(&pool, &target).with_context(|| {
+            format!(
                 "{}: the recipe draws COVID-19 studies by the validation split's CT1-CT4 mix, \
                  and {} and {} have no COVID-19 grade in common",
                 config.name,
                 paths.train.display(),
                 paths.val.display()
-            );
-        }
-        weights
+            )
+        })?;
+        Some(weights)
     } else {
         None
     };

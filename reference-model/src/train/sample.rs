@@ -151,23 +151,13 @@ pub(super) fn spread(z0: usize, z1: usize, k: usize) -> Vec<usize> {
     (0..k).map(|i| z0 + (2 * i + 1) * len / (2 * k)).collect()
 }
 
-/// Mosmed's visual grade of an affected percentage of the more affected lung: 0 for CT1 (up
-/// to 25%, and a COVID-19 study whose lesions vanish on the working grid), 1 to 3 for CT2
-/// to CT4 (up to 50%, 75%, more).
-pub(super) fn ct_grade(percent: f64) -> usize {
-    match percent {
-        p if p <= 25.0 => 0,
-        p if p <= 50.0 => 1,
-        p if p <= 75.0 => 2,
-        _ => 3,
-    }
-}
-
-/// A COVID-19 study's grade from its raters' mean mask on the working grid.
+/// A COVID-19 study's CT grade (0 to 3 for CT1 to CT4, [`metrics::severity::ct_grade`])
+/// from its raters' mean mask on the working grid; CT1 where its lesions vanish there.
 fn grade_of(s: &Sample) -> usize {
-    ct_grade(super::validate::working_severity(
+    metrics::severity::ct_grade(super::validate::working_severity(
         &s.lesions, &s.right, &s.left,
     ))
+    .unwrap_or(0)
 }
 
 /// Draw weights for the COVID-19 studies of `pool` (in pool order) under which their CT1-CT4
@@ -179,23 +169,24 @@ fn grade_of(s: &Sample) -> usize {
 /// grade; the board's studies are mostly CT1 (the validation split shares their mix), and a
 /// study-level model's errors are on CT1's minimal involvement.
 pub(super) fn grade_matched(pool: &[&Sample], target: &[&Sample]) -> Option<WeightedIndex<f64>> {
-    let count = |studies: &[&Sample]| {
-        let mut n = [0usize; 4];
+    let grades = |studies: &[&Sample]| -> Vec<usize> {
         studies
             .iter()
             .filter(|s| s.covid())
-            .for_each(|s| n[grade_of(s)] += 1);
+            .map(|s| grade_of(s))
+            .collect()
+    };
+    let count = |grades: &[usize]| {
+        let mut n = [0usize; 4];
+        grades.iter().for_each(|&g| n[g] += 1);
         n
     };
-    let (have, want) = (count(pool), count(target));
+    let ours = grades(pool);
+    let (have, want) = (count(&ours), count(&grades(target)));
     let total: usize = want.iter().sum();
-    let weights: Vec<f64> = pool
+    let weights: Vec<f64> = ours
         .iter()
-        .filter(|s| s.covid())
-        .map(|s| {
-            let g = grade_of(s);
-            want[g] as f64 / total.max(1) as f64 / have[g] as f64
-        })
+        .map(|&g| want[g] as f64 / total.max(1) as f64 / have[g] as f64)
         .collect();
     WeightedIndex::new(weights).ok()
 }
@@ -509,10 +500,9 @@ mod tests {
             s.lesions.data[..n].fill(1.0);
             s
         };
-        assert_eq!(
-            [0.0, 25.0, 25.1, 50.0, 75.0, 75.1].map(ct_grade),
-            [0, 0, 1, 1, 2, 3]
-        );
+        // A COVID-19 study whose lesions vanish on the working grid counts as CT1.
+        assert_eq!(grade_of(&graded(0, 0)), 0);
+        assert_eq!(grade_of(&graded(0, 30)), 1);
         // Training: six CT1, three CT2, one CT4, and two normal studies that get no weight.
         let train: Vec<Sample> = [10, 10, 10, 10, 10, 10, 40, 40, 40, 90]
             .iter()
@@ -531,7 +521,7 @@ mod tests {
         let mut per_grade = [0usize; 4];
         for _ in 0..4000 {
             let i = w.sample(&mut rng);
-            per_grade[ct_grade(10.0 * [1, 1, 1, 1, 1, 1, 4, 4, 4, 9][i] as f64)] += 1;
+            per_grade[grade_of(pool[i])] += 1;
         }
         // 3200 CT1 and 800 CT2 expected (sd 25), no CT4 though the pool has one (uniform
         // draws would give 2400 CT1 and 400 CT4).
