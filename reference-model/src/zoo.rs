@@ -329,7 +329,8 @@ pub fn config(model: Model) -> ModelConfig {
             // study a step, validation AUC 0.980 on severe cases fell to 0.832 on the
             // mostly mild test split. After 1060 steps at 1e-3 its loss was still falling
             // and its validation Spearman wandered between 0.91 and 0.94 from one
-            // validation to the next, so a further 530 steps run at a tenth of the rate.
+            // validation to the next, so the rate drops to a tenth for the last third of
+            // the steps (530 of 1590 then; 1060 of 3180 since the recipe doubled, below).
             // Like the ResNet, a COVID-19 study's drawn slices always show one of its lesions
             // where it has any (`train::sample`): 8 evenly spread slices missed every lesion
             // of a third of the minimal CT1 studies. Its COVID-19 draws follow the validation
