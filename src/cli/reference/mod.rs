@@ -137,9 +137,13 @@ pub struct TrainArgs {
         default_value = "reference-model/weights"
     )]
     weights: PathBuf,
-    /// Override the recipe's number of steps (validation then comes every quarter of them).
+    /// Override the recipe's number of steps (validation then comes every quarter of them,
+    /// and a drop of the learning rate at the same share of the run as in the recipe).
     #[arg(long)]
     steps: Option<usize>,
+    /// Override the recipe's learning rate (a drop keeps its ratio to it).
+    #[arg(long, value_parser = learning_rate)]
+    lr: Option<f64>,
     /// Override the network's width (first level or base width; the paper's sizes are 16
     /// to 64, the shipped models 8).
     #[arg(long)]
@@ -185,6 +189,16 @@ fn decay(text: &str) -> std::result::Result<f64, String> {
         Ok(d) if d > 0.0 && d < 1.0 => Ok(d),
         _ => Err(format!(
             "{text:?} is not a decay: give a number between 0 and 1 such as 0.999"
+        )),
+    }
+}
+
+/// Parses `--lr`: a positive, finite learning rate.
+fn learning_rate(text: &str) -> std::result::Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(lr) if lr > 0.0 && lr.is_finite() => Ok(lr),
+        _ => Err(format!(
+            "{text:?} is not a learning rate: give a positive number such as 0.001 or 3e-4"
         )),
     }
 }
@@ -301,8 +315,10 @@ fn eval(args: &EvalArgs) -> Result<()> {
 fn train(args: &TrainArgs) -> Result<()> {
     let mut config = zoo::config(args.model);
     if let (Some(steps), Some(recipe)) = (args.steps, config.recipe.as_mut()) {
-        recipe.steps = steps;
-        recipe.val_every = (steps / 4).max(1);
+        recipe.set_steps(steps);
+    }
+    if let (Some(lr), Some(recipe)) = (args.lr, config.recipe.as_mut()) {
+        recipe.set_lr(lr);
     }
     if let (Some(slices), Some(recipe)) = (args.slices, config.recipe.as_mut()) {
         recipe.slices = slices;
@@ -363,6 +379,15 @@ mod tests {
         for bad in ["0", "1", "1.5", "-0.5", "NaN", "fast"] {
             let err = decay(bad).unwrap_err();
             assert!(err.contains("between 0 and 1"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_learning_rate_is_positive_and_finite() {
+        assert_eq!(learning_rate("3e-4"), Ok(3e-4));
+        for bad in ["0", "-0.001", "inf", "NaN", "fast"] {
+            let err = learning_rate(bad).unwrap_err();
+            assert!(err.contains("positive number"), "{bad}: {err}");
         }
     }
 
