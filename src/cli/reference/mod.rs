@@ -139,7 +139,7 @@ pub struct TrainArgs {
     weights: PathBuf,
     /// Override the recipe's number of steps (validation then comes every quarter of them,
     /// and a drop of the learning rate at the same share of the run as in the recipe).
-    #[arg(long)]
+    #[arg(long, value_parser = steps)]
     steps: Option<usize>,
     /// Override the recipe's learning rate (a drop keeps its ratio to it).
     #[arg(long, value_parser = learning_rate)]
@@ -189,6 +189,16 @@ fn decay(text: &str) -> std::result::Result<f64, String> {
         Ok(d) if d > 0.0 && d < 1.0 => Ok(d),
         _ => Err(format!(
             "{text:?} is not a decay: give a number between 0 and 1 such as 0.999"
+        )),
+    }
+}
+
+/// Parses `--steps`: a positive whole number.
+fn steps(text: &str) -> std::result::Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!(
+            "{text:?} is not a number of steps: give a whole number of at least 1 such as 60"
         )),
     }
 }
@@ -379,6 +389,15 @@ mod tests {
         for bad in ["0", "1", "1.5", "-0.5", "NaN", "fast"] {
             let err = decay(bad).unwrap_err();
             assert!(err.contains("between 0 and 1"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn steps_are_a_positive_whole_number() {
+        assert_eq!(steps("60"), Ok(60));
+        for bad in ["0", "-5", "2.5", "many"] {
+            let err = steps(bad).unwrap_err();
+            assert!(err.contains("at least 1"), "{bad}: {err}");
         }
     }
 
