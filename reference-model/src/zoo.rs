@@ -117,7 +117,7 @@ impl Recipe {
             self.lr_drop = Some(((share * steps as f64).round() as usize, lr));
         }
         self.steps = steps;
-        self.val_every = (steps / 4).max(1);
+        self.val_every = four_validations(steps);
     }
 
     /// Trains at learning rate `lr`; a drop keeps its ratio to the rate (the multitask
@@ -128,6 +128,11 @@ impl Recipe {
         }
         self.lr = lr;
     }
+}
+
+/// The validation interval of a run of `steps` that validates four times (every quarter).
+fn four_validations(steps: usize) -> usize {
+    (steps / 4).max(1)
 }
 
 /// A reference model.
@@ -254,7 +259,7 @@ pub fn config(model: Model) -> ModelConfig {
         lr_drop: None,
         optimizer,
         seed: 2020,
-        val_every: (steps / 4).max(1),
+        val_every: four_validations(steps),
         val_slices: Some(slices),
         augment: false,
         ema: None,
