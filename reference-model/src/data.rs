@@ -60,14 +60,15 @@ pub struct Sample {
     pub id: String,
     /// Category from `labels.csv`.
     pub category: String,
-    /// Windowed image, [0, 1].
-    pub image: Stack,
-    /// Fraction of each pixel inside the right lung (label 1).
-    pub right: Stack,
-    /// Fraction of each pixel inside the left lung (label 2).
-    pub left: Stack,
-    /// The raters' mean lesion fraction (zeros for studies without lesion masks).
-    pub lesions: Stack,
+    /// Windowed image, [0, 1], in steps of 1/65535 (0.02 HU of the window).
+    pub image: Packed<u16>,
+    /// Fraction of each pixel inside the right lung (label 1), in steps of 1/255.
+    pub right: Packed<u8>,
+    /// Fraction of each pixel inside the left lung (label 2), in steps of 1/255.
+    pub left: Packed<u8>,
+    /// The raters' mean lesion fraction, in steps of 1/255 (zeros for studies without
+    /// lesion masks).
+    pub lesions: Packed<u8>,
     /// The ground-truth lungs' box, grown by [`LUNG_MARGIN`] pixels.
     pub lung_box: Bbox,
 }
@@ -83,12 +84,82 @@ impl Sample {
 
     /// Both lungs as one fraction map.
     pub fn lungs(&self) -> Stack {
-        let mut s = self.right.clone();
+        let mut s = self.right.unpack();
         s.data
             .iter_mut()
             .zip(&self.left.data)
-            .for_each(|(a, b)| *a += b);
+            .for_each(|(a, &b)| *a += b.to_unit());
         s
+    }
+}
+
+/// A level of a [`Packed`] stack: `0..=MAX` stands for [0, 1].
+pub trait Level: Copy + Send + Sync {
+    /// The level of `v` in [0, 1] (clamped), rounded to the nearest step.
+    fn from_unit(v: f32) -> Self;
+    /// The value in [0, 1] this level stands for.
+    fn to_unit(self) -> f32;
+}
+
+macro_rules! level {
+    ($t:ty) => {
+        impl Level for $t {
+            fn from_unit(v: f32) -> Self {
+                // `as` saturates; NaN becomes 0.
+                (v.clamp(0.0, 1.0) * f32::from(<$t>::MAX)).round() as $t
+            }
+            fn to_unit(self) -> f32 {
+                f32::from(self) / f32::from(<$t>::MAX)
+            }
+        }
+    };
+}
+level!(u8);
+level!(u16);
+
+/// A [`Stack`] of values in [0, 1] stored as `u8` or `u16` levels: a training pool holds
+/// its studies' images and masks this way, a quarter or half of the memory of `f32`.
+/// Rounding to the nearest level keeps which side of 0.5 every value lies on.
+#[derive(Clone, Debug)]
+pub struct Packed<T> {
+    /// Pixels along x.
+    pub nx: usize,
+    /// Pixels along y.
+    pub ny: usize,
+    /// Slices.
+    pub nz: usize,
+    /// Levels, slice after slice, row after row.
+    pub data: Vec<T>,
+}
+
+impl<T: Level> Packed<T> {
+    /// `stack`'s values (clamped to [0, 1]) as levels.
+    pub fn pack(stack: &Stack) -> Self {
+        Self {
+            nx: stack.nx,
+            ny: stack.ny,
+            nz: stack.nz,
+            data: stack.data.iter().map(|&v| T::from_unit(v)).collect(),
+        }
+    }
+
+    /// The values again, as `f32`.
+    pub fn unpack(&self) -> Stack {
+        Stack {
+            nx: self.nx,
+            ny: self.ny,
+            nz: self.nz,
+            data: self.data.iter().map(|&v| v.to_unit()).collect(),
+        }
+    }
+
+    /// The sum of slice `k`'s values.
+    pub fn slice_sum(&self, k: usize) -> f32 {
+        let n = self.nx * self.ny;
+        self.data[k * n..(k + 1) * n]
+            .iter()
+            .map(|&v| v.to_unit())
+            .sum()
     }
 }
 
@@ -173,10 +244,10 @@ pub fn load_sample(dir: &Path, id: &str, category: &str, spacing: f64) -> Result
     Ok(Sample {
         id: id.to_owned(),
         category: category.to_owned(),
-        image: image_w,
-        right,
-        left,
-        lesions,
+        image: Packed::pack(&image_w),
+        right: Packed::pack(&right),
+        left: Packed::pack(&left),
+        lesions: Packed::pack(&lesions),
         lung_box,
     })
 }
@@ -198,4 +269,62 @@ pub fn load_samples(
             s
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packed_levels_round_to_the_nearest_step_and_keep_the_side_of_one_half() {
+        let values = [
+            0.0,
+            1.0,
+            0.25,
+            0.4979,
+            0.4999,
+            0.5,
+            0.5001,
+            0.73,
+            -0.2,
+            1.7,
+            f32::NAN,
+        ];
+        let stack = Stack {
+            nx: values.len(),
+            ny: 1,
+            nz: 1,
+            data: values.to_vec(),
+        };
+        let bytes = Packed::<u8>::pack(&stack).unpack();
+        let words = Packed::<u16>::pack(&stack).unpack();
+        for (i, &v) in values.iter().enumerate() {
+            let want = if v.is_nan() { 0.0 } else { v.clamp(0.0, 1.0) };
+            assert!(
+                (bytes.data[i] - want).abs() <= 0.5 / 255.0 + 1e-6,
+                "{v}: {}",
+                bytes.data[i]
+            );
+            assert!(
+                (words.data[i] - want).abs() <= 0.5 / 65535.0 + 1e-6,
+                "{v}: {}",
+                words.data[i]
+            );
+            assert_eq!(bytes.data[i] >= 0.5, want >= 0.5, "{v}: {}", bytes.data[i]);
+        }
+        assert_eq!(bytes.data[..2], [0.0, 1.0]);
+    }
+
+    #[test]
+    fn a_packed_slice_sums_its_own_plane() {
+        let stack = Stack {
+            nx: 2,
+            ny: 2,
+            nz: 2,
+            data: vec![1.0, 0.0, 0.5, 0.0, 0.0, 1.0, 1.0, 1.0],
+        };
+        let p = Packed::<u8>::pack(&stack);
+        assert!((p.slice_sum(0) - 1.5).abs() < 0.01, "{}", p.slice_sum(0));
+        assert_eq!(p.slice_sum(1), 3.0);
+    }
 }

@@ -155,7 +155,9 @@ pub(super) fn spread(z0: usize, z1: usize, k: usize) -> Vec<usize> {
 /// from its raters' mean mask on the working grid; CT1 where its lesions vanish there.
 fn grade_of(s: &Sample) -> usize {
     metrics::severity::ct_grade(super::validate::working_severity(
-        &s.lesions, &s.right, &s.left,
+        &s.lesions.unpack(),
+        &s.right.unpack(),
+        &s.left.unpack(),
     ))
     .unwrap_or(0)
 }
@@ -242,9 +244,9 @@ pub(super) fn draw(
         let target = if config.task == Task::Lungs {
             s.lungs()
         } else {
-            s.lesions.clone()
+            s.lesions.unpack()
         };
-        let mut input = gather(&s.image, &b, &ks, padded);
+        let mut input = gather(&s.image.unpack(), &b, &ks, padded);
         let mut target = gather(&target, &b, &ks, padded);
         if recipe.augment {
             let content = (b.x1 - b.x0, b.y1 - b.y0);
@@ -312,13 +314,13 @@ fn slices(config: &ModelConfig, s: &Sample, rng: &mut ChaCha8Rng) -> Vec<usize> 
 /// The slices of `z` on which `s`'s raters' mean lesion mask covers at least half a
 /// working pixel.
 pub(super) fn lesion_slices(s: &Sample, z: std::ops::Range<usize>) -> Vec<usize> {
-    z.filter(|&k| s.lesions.slice(k).iter().sum::<f32>() >= 0.5)
-        .collect()
+    z.filter(|&k| s.lesions.slice_sum(k) >= 0.5).collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::Packed;
     use crate::zoo::{Model, config};
 
     fn sample(id: usize, covid: bool, (w, h, d): (usize, usize, usize)) -> Sample {
@@ -329,10 +331,10 @@ mod tests {
         Sample {
             id: format!("s{id}"),
             category: if covid { "covid" } else { "normal" }.to_owned(),
-            image,
-            right: stack(),
-            left: stack(),
-            lesions: stack(),
+            image: Packed::pack(&image),
+            right: Packed::pack(&stack()),
+            left: Packed::pack(&stack()),
+            lesions: Packed::pack(&stack()),
             lung_box: Bbox {
                 x0: 1,
                 x1: 1 + w,
@@ -468,9 +470,9 @@ mod tests {
         let mut s = sample(1, true, (10, 10, 17));
         // One lesion of two pixels on slice 10; slice 15 holds less than half a pixel.
         let plane = s.lesions.nx * s.lesions.ny;
-        s.lesions.data[10 * plane + 5] = 1.0;
-        s.lesions.data[10 * plane + 6] = 1.0;
-        s.lesions.data[15 * plane + 5] = 0.4;
+        s.lesions.data[10 * plane + 5] = u8::MAX;
+        s.lesions.data[10 * plane + 6] = u8::MAX;
+        s.lesions.data[15 * plane + 5] = 102;
         assert_eq!(lesion_slices(&s, 3..20), vec![10]);
         let plain = sample(1, false, (10, 10, 17));
         let mut missed_plain = 0;
@@ -495,9 +497,9 @@ mod tests {
         // A COVID-19 study whose right lung is the whole volume, `percent` of it affected.
         let graded = |id: usize, percent: usize| {
             let mut s = sample(id, true, (10, 10, 10));
-            s.right.data.fill(1.0);
+            s.right.data.fill(u8::MAX);
             let n = s.lesions.data.len() * percent / 100;
-            s.lesions.data[..n].fill(1.0);
+            s.lesions.data[..n].fill(u8::MAX);
             s
         };
         // A COVID-19 study whose lesions vanish on the working grid counts as CT1.

@@ -106,21 +106,20 @@ pub fn validate(
         let padded = bbox.padded(net.multiple());
         let ks = val_slices(config, s);
         let view = |t: &Stack| gather(t, &bbox, &ks, padded);
-        let run = run_net(net, dims, &view(&s.image), device)?;
+        let run = run_net(net, dims, &view(&s.image.unpack()), device)?;
         if config.task == Task::Lungs {
             if let Some(probs) = &run.probs {
                 lung_dices.extend(dice(probs, &view(&s.lungs())));
             }
             continue;
         }
-        let truth = s
-            .covid()
-            .then(|| working_severity(&s.lesions, &s.right, &s.left));
+        let (lesions, right, left) = (s.lesions.unpack(), s.right.unpack(), s.left.unpack());
+        let truth = s.covid().then(|| working_severity(&lesions, &right, &left));
         let mut score = run.covid;
         if let Some(probs) = &run.probs {
-            let predicted = working_severity(probs, &view(&s.right), &view(&s.left));
+            let predicted = working_severity(probs, &view(&right), &view(&left));
             if s.covid() {
-                dices.extend(dice(probs, &view(&s.lesions)));
+                dices.extend(dice(probs, &view(&lesions)));
             }
             score = score.or(Some(predicted));
             sev_pred.extend(truth.map(|_| predicted));
