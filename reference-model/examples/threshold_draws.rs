@@ -42,7 +42,11 @@ fn main() -> Result<()> {
         bail!("give the seeds to draw: 7, 1,2,3 or 1-20");
     };
     let pipeline = Pipeline::load(&weights, &[Model::Threshold], Device::Cpu)?;
-    let lungs = if predicted { "predicted" } else { "ground-truth" };
+    let lungs = if predicted {
+        "predicted"
+    } else {
+        "ground-truth"
+    };
     println!("The board's threshold baseline on {lungs} lungs");
     println!();
     println!("| seed | AUC vs all | AUC vs normal | Spearman, covid |");
@@ -99,9 +103,7 @@ fn scores_of(pipeline: &Pipeline, seed: u64, predicted: bool) -> Result<[f64; 3]
                 pipeline.lungs(&image)?
             } else {
                 LungStage {
-                    work: to_working(image.data(), &g, spacing, |v| {
-                        prep::window(f32::from(v))
-                    }),
+                    work: to_working(image.data(), &g, spacing, |v| prep::window(f32::from(v))),
                     probs: to_working(&study.lungs, &g, spacing, |l| f32::from(u8::from(l != 0))),
                     labels: study.lungs,
                     seconds: 0.0,
@@ -112,10 +114,7 @@ fn scores_of(pipeline: &Pipeline, seed: u64, predicted: bool) -> Result<[f64; 3]
         })
         .collect::<Result<_>>()?;
     let found = |keep: &dyn Fn(Category) -> bool| -> Vec<f64> {
-        rows.iter()
-            .filter(|r| keep(r.0))
-            .map(|r| r.2)
-            .collect()
+        rows.iter().filter(|r| keep(r.0)).map(|r| r.2).collect()
     };
     let pos = found(&|c| c == Category::Covid);
     let auc = |neg: Vec<f64>| metrics::roc_auc(&pos, &neg).unwrap_or(f64::NAN);

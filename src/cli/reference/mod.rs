@@ -123,8 +123,8 @@ pub struct TrainArgs {
     #[arg(long, value_enum)]
     model: Model,
     /// Train split folder (`dataset synth --split train`). The shipped ResNet was trained on
-    /// a 1200-study draw of it (`dataset synth --out data/train-1200 --split train --count
-    /// 1200`), every other model on the default 400.
+    /// a 2400-study draw of it (`dataset synth --out data/train-2400 --split train --count
+    /// 2400`), every other model on the default 400.
     #[arg(long, default_value = "data/train")]
     train: PathBuf,
     /// Validation split folder (`dataset synth --split val`).
