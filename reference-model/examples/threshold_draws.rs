@@ -58,11 +58,10 @@ fn main() -> Result<()> {
         scores.push(s);
     }
     if scores.len() > 1 {
-        let n = scores.len() as f64;
         let stat = |i: usize| {
-            let mean = scores.iter().map(|s| s[i]).sum::<f64>() / n;
-            let var = scores.iter().map(|s| (s[i] - mean).powi(2)).sum::<f64>() / (n - 1.0);
-            format!("{mean:.3} (sd {:.3})", var.sqrt())
+            let column: Vec<f64> = scores.iter().map(|s| s[i]).collect();
+            metrics::mean_and_sd(&column)
+                .map_or_else(|| "n/a".into(), |(m, sd)| format!("{m:.3} (sd {sd:.3})"))
         };
         println!(
             "| mean of {} seeds | {} | {} | {} |",

@@ -20,7 +20,7 @@ pub use auc::roc_auc;
 pub use bootstrap::{Bootstrap, PairedDiff};
 pub use delong::{PairedDeLong, auc_variance, paired_delong};
 pub use dice::dice;
-pub use mean::mean;
+pub use mean::{mean, mean_and_sd};
 pub use quantile::quantile;
 pub use ranks::average_ranks;
 pub use severity::{affected_percent, affected_percent_of};

@@ -1,4 +1,5 @@
-//! The arithmetic mean, used to average per-study Dice and by the bootstrap.
+//! The arithmetic mean, used to average per-study Dice and by the bootstrap, and the mean
+//! with its sample standard deviation, for a figure measured over repeated draws.
 
 /// Returns the arithmetic mean of `values`.
 ///
@@ -10,6 +11,20 @@ pub fn mean(values: &[f64]) -> Option<f64> {
     }
     let value = values.iter().sum::<f64>() / values.len() as f64;
     value.is_finite().then_some(value)
+}
+
+/// Returns the mean of `values` and their sample standard deviation (`n - 1` in the
+/// denominator): how much a figure varies from one draw to the next.
+///
+/// `None` for fewer than two values, or where either is not finite.
+pub fn mean_and_sd(values: &[f64]) -> Option<(f64, f64)> {
+    if values.len() < 2 {
+        return None;
+    }
+    let m = mean(values)?;
+    let sum_sq = values.iter().map(|v| (v - m).powi(2)).sum::<f64>();
+    let sd = (sum_sq / (values.len() - 1) as f64).sqrt();
+    sd.is_finite().then_some((m, sd))
 }
 
 #[cfg(test)]
@@ -29,6 +44,23 @@ mod tests {
     #[test]
     fn an_empty_slice_has_no_mean() {
         assert_eq!(mean(&[]), None);
+    }
+
+    #[test]
+    fn the_sample_standard_deviation_divides_by_one_less_than_the_count() {
+        let (m, sd) = mean_and_sd(&[1.0, 2.0, 3.0, 4.0]).expect("four values");
+        assert_eq!(m, 2.5);
+        // Squares about the mean: 2.25 + 0.25 + 0.25 + 2.25 = 5, over 3.
+        assert!((sd - (5.0f64 / 3.0).sqrt()).abs() < 1e-12, "{sd}");
+        assert_eq!(mean_and_sd(&[0.7, 0.7]), Some((0.7, 0.0)));
+    }
+
+    #[test]
+    fn one_value_or_non_finite_input_has_no_spread() {
+        assert_eq!(mean_and_sd(&[0.7]), None);
+        assert_eq!(mean_and_sd(&[]), None);
+        assert_eq!(mean_and_sd(&[0.7, f64::NAN]), None);
+        assert_eq!(mean_and_sd(&[f64::MAX, -f64::MAX]), None);
     }
 
     #[test]
