@@ -84,11 +84,17 @@ impl Sample {
 
     /// Both lungs as one fraction map.
     pub fn lungs(&self) -> Stack {
-        let mut s = self.right.unpack();
+        self.lung_slices(&(0..self.right.nz).collect::<Vec<_>>())
+    }
+
+    /// Slices `ks` of [`Sample::lungs`], in that order.
+    pub fn lung_slices(&self, ks: &[usize]) -> Stack {
+        let mut s = self.right.unpack_slices(ks);
+        let left = self.left.unpack_slices(ks);
         s.data
             .iter_mut()
-            .zip(&self.left.data)
-            .for_each(|(a, &b)| *a += b.to_unit());
+            .zip(&left.data)
+            .for_each(|(a, &b)| *a += b);
         s
     }
 }
@@ -150,6 +156,21 @@ impl<T: Level> Packed<T> {
             ny: self.ny,
             nz: self.nz,
             data: self.data.iter().map(|&v| v.to_unit()).collect(),
+        }
+    }
+
+    /// Slices `ks` (in that order, repeats allowed) as `f32`: those slices of
+    /// [`Packed::unpack`], without unpacking the others.
+    pub fn unpack_slices(&self, ks: &[usize]) -> Stack {
+        let n = self.nx * self.ny;
+        Stack {
+            nx: self.nx,
+            ny: self.ny,
+            nz: ks.len(),
+            data: ks
+                .iter()
+                .flat_map(|&k| self.data[k * n..(k + 1) * n].iter().map(|&v| v.to_unit()))
+                .collect(),
         }
     }
 
@@ -326,5 +347,51 @@ mod tests {
         let p = Packed::<u8>::pack(&stack);
         assert!((p.slice_sum(0) - 1.5).abs() < 0.01, "{}", p.slice_sum(0));
         assert_eq!(p.slice_sum(1), 3.0);
+    }
+
+    #[test]
+    fn unpacking_some_slices_gives_those_slices_of_the_whole_unpacking() {
+        let (nx, ny, nz) = (3, 2, 4);
+        let plane = nx * ny;
+        let stack = Stack {
+            nx,
+            ny,
+            nz,
+            data: (0..nx * ny * nz).map(|i| i as f32 / 23.0).collect(),
+        };
+        let p = Packed::<u16>::pack(&stack);
+        let whole = p.unpack();
+        let ks = [3, 0, 3];
+        let some = p.unpack_slices(&ks);
+        assert_eq!((some.nx, some.ny, some.nz), (nx, ny, ks.len()));
+        for (i, &k) in ks.iter().enumerate() {
+            assert_eq!(
+                some.data[i * plane..(i + 1) * plane],
+                whole.data[k * plane..(k + 1) * plane]
+            );
+        }
+        let sample = Sample {
+            id: "s".into(),
+            category: "normal".into(),
+            image: p.clone(),
+            right: Packed::pack(&stack),
+            left: Packed::pack(&Stack {
+                data: stack.data.iter().map(|v| 1.0 - v).collect(),
+                ..stack.clone()
+            }),
+            lesions: Packed::pack(&stack),
+            lung_box: Bbox {
+                x0: 0,
+                x1: nx,
+                y0: 0,
+                y1: ny,
+                z0: 0,
+                z1: nz,
+            },
+        };
+        let lungs = sample.lungs();
+        let two = sample.lung_slices(&[2, 1]);
+        assert_eq!(two.data[..plane], lungs.data[2 * plane..3 * plane]);
+        assert_eq!(two.data[plane..], lungs.data[plane..2 * plane]);
     }
 }

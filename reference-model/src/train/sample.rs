@@ -241,13 +241,17 @@ pub(super) fn draw(
     };
     for (s, ks) in drawn {
         let b = model_box(config.task, s);
+        // Only the drawn slices are unpacked from the pool's levels; `gather` then crops
+        // slice `i` of these, which is slice `ks[i]` of the study.
+        let image = s.image.unpack_slices(&ks);
         let target = if config.task == Task::Lungs {
-            s.lungs()
+            s.lung_slices(&ks)
         } else {
-            s.lesions.unpack()
+            s.lesions.unpack_slices(&ks)
         };
-        let mut input = gather(&s.image.unpack(), &b, &ks, padded);
-        let mut target = gather(&target, &b, &ks, padded);
+        let at: Vec<usize> = (0..ks.len()).collect();
+        let mut input = gather(&image, &b, &at, padded);
+        let mut target = gather(&target, &b, &at, padded);
         if recipe.augment {
             let content = (b.x1 - b.x0, b.y1 - b.y0);
             let jitter = Jitter::draw(&mut rng, content, padded);
@@ -413,6 +417,42 @@ mod tests {
         let ex = draw(&config(Model::UnetPlus), &pool, None, 16, 0);
         assert_eq!(ex.studies.len(), 1);
         assert!(ex.studies[0].segment);
+    }
+
+    #[test]
+    fn a_drawn_slice_and_its_target_come_from_the_same_slice_of_the_box() {
+        // Slice k of the image and of the lesions holds level 10 (k + 1) of 255 everywhere,
+        // so a slice of the example tells which slice of the study it came from.
+        let mut s = sample(1, true, (12, 9, 8));
+        let level = |k: usize| (10 * (k + 1)) as f32 / 255.0;
+        let mut marked = s.image.unpack();
+        let plane = marked.nx * marked.ny;
+        for (k, chunk) in marked.data.chunks_mut(plane).enumerate() {
+            chunk.fill(level(k));
+        }
+        s.image = Packed::pack(&marked);
+        s.lesions = Packed::pack(&marked);
+        let b = s.lung_box;
+        for model in [Model::Unet, Model::Unet3d, Model::Multitask] {
+            for step in 0..5 {
+                let ex = draw(&config(model), &[&s], None, 16, step);
+                let plane = ex.input.nx * ex.input.ny;
+                for i in 0..ex.input.nz {
+                    // The box's first pixel sits at the padded plane's corner.
+                    let (v, t) = (ex.input.data[i * plane], ex.target.data[i * plane]);
+                    assert!(
+                        (v - t).abs() < 1e-6,
+                        "{model:?} step {step} slice {i}: {v} {t}"
+                    );
+                    let k = (v * 255.0 / 10.0).round() as usize - 1;
+                    assert!(
+                        (b.z0..b.z1).contains(&k),
+                        "{model:?}: slice {k} outside the box"
+                    );
+                    assert!((v - level(k)).abs() < 1e-6);
+                }
+            }
+        }
     }
 
     #[test]
