@@ -71,6 +71,16 @@ fn main() -> Result<()> {
             stat(2)
         );
     }
+    let meeting = scores
+        .iter()
+        .filter(|s| s[0] <= 0.65 && (0.60..=0.75).contains(&s[1]) && s[2] >= 0.8)
+        .count();
+    println!();
+    println!(
+        "draws meeting all three targets (AUC vs all <= 0.65, AUC vs normal 0.60-0.75, \
+         Spearman >= 0.8): {meeting} of {}",
+        scores.len()
+    );
     Ok(())
 }
 

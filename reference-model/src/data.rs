@@ -390,6 +390,11 @@ mod tests {
             },
         };
         let lungs = sample.lungs();
+        let sum: Vec<f32> = (sample.right.unpack().data.iter())
+            .zip(&sample.left.unpack().data)
+            .map(|(r, l)| r + l)
+            .collect();
+        assert_eq!(lungs.data, sum);
         let two = sample.lung_slices(&[2, 1]);
         assert_eq!(two.data[..plane], lungs.data[2 * plane..3 * plane]);
         assert_eq!(two.data[plane..], lungs.data[plane..2 * plane]);

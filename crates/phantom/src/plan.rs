@@ -223,24 +223,13 @@ impl StudySpec {
 /// The same arguments always give the same plan, and `Demo` and `Realistic` plans share
 /// categories and targets.
 pub fn plan(split: Split, profile: Profile, seed: u64, count: Option<usize>) -> Vec<StudySpec> {
-    let (prefix, default, mix) = match split {
-        Split::Test => ("study", 101, REFERENCE_SEVERITY_MIX),
-        Split::Train => ("train", 400, TRAINING_SEVERITY_MIX),
-        Split::Val => ("val", 100, REFERENCE_SEVERITY_MIX),
+    let prefix = match split {
+        Split::Test => "study",
+        Split::Train => "train",
+        Split::Val => "val",
     };
-    let n = count.unwrap_or(default);
-    let counts = apportion(n, &REFERENCE_COMPOSITION.map(|(_, c)| c));
-    let severities = apportion(counts[0], &mix);
-    let mut entries: Vec<(Category, Option<SeverityClass>)> = Vec::with_capacity(n);
-    for (class, &k) in SeverityClass::ALL.iter().zip(&severities) {
-        entries.extend(std::iter::repeat_n((Category::Covid, Some(*class)), k));
-    }
-    for ((category, _), &k) in REFERENCE_COMPOSITION.iter().zip(&counts).skip(1) {
-        entries.extend(std::iter::repeat_n((*category, None), k));
-    }
-    let mut rng = chacha(split, seed, PLAN_SLOT);
-    entries.shuffle(&mut rng);
-    let width = n.to_string().len().max(4);
+    let (entries, mut rng) = shuffled_entries(split, seed, count);
+    let width = entries.len().to_string().len().max(4);
     let (drawn, geometries): (Vec<Option<Drawn>>, Vec<Geometry>) = entries
         .iter()
         .map(|(_, class)| {
@@ -267,6 +256,33 @@ pub fn plan(split: Split, profile: Profile, seed: u64, count: Option<usize>) -> 
             },
         )
         .collect()
+}
+
+/// A split's categories and CT grades in study order, and the plan's generator after the
+/// shuffle that set that order (it goes on to draw targets and geometries).
+fn shuffled_entries(
+    split: Split,
+    seed: u64,
+    count: Option<usize>,
+) -> (Vec<(Category, Option<SeverityClass>)>, ChaCha12Rng) {
+    let (default, mix) = match split {
+        Split::Test => (101, REFERENCE_SEVERITY_MIX),
+        Split::Train => (400, TRAINING_SEVERITY_MIX),
+        Split::Val => (100, REFERENCE_SEVERITY_MIX),
+    };
+    let n = count.unwrap_or(default);
+    let counts = apportion(n, &REFERENCE_COMPOSITION.map(|(_, c)| c));
+    let severities = apportion(counts[0], &mix);
+    let mut entries: Vec<(Category, Option<SeverityClass>)> = Vec::with_capacity(n);
+    for (class, &k) in SeverityClass::ALL.iter().zip(&severities) {
+        entries.extend(std::iter::repeat_n((Category::Covid, Some(*class)), k));
+    }
+    for ((category, _), &k) in REFERENCE_COMPOSITION.iter().zip(&counts).skip(1) {
+        entries.extend(std::iter::repeat_n((*category, None), k));
+    }
+    let mut rng = chacha(split, seed, PLAN_SLOT);
+    entries.shuffle(&mut rng);
+    (entries, rng)
 }
 
 fn chacha(split: Split, base: u64, slot: u64) -> ChaCha12Rng {
@@ -422,6 +438,64 @@ mod tests {
         assert_eq!(t[0], Some(CT1_CLEAR.lo));
         assert!(t[5] < t[6] && t[6] < t[2]);
         assert_eq!(Drawn::resolve(&[None, None]), [None, None]);
+    }
+
+    /// The targets and geometries of a plan as it was drawn until 2026-12-06, when each CT1
+    /// study drew its part of the mixture with `random_bool`, and how many were minimal.
+    fn plan_drawn_per_study(
+        split: Split,
+        seed: u64,
+        count: Option<usize>,
+    ) -> (Vec<(Option<f64>, Geometry)>, usize) {
+        let (entries, mut rng) = shuffled_entries(split, seed, count);
+        let mut minimal = 0;
+        let drawn = entries
+            .iter()
+            .map(|(_, class)| {
+                let target = class.map(|c| match c {
+                    SeverityClass::Ct1 if rng.random_bool(CT1_MINIMAL_SHARE) => {
+                        minimal += 1;
+                        CT1_MINIMAL.at(rng.random_range(0.0..1.0))
+                    }
+                    SeverityClass::Ct1 => CT1_CLEAR.at(rng.random_range(0.0..1.0)),
+                    SeverityClass::Ct2 => rng.random_range(30.0..45.0),
+                    SeverityClass::Ct3 => rng.random_range(55.0..70.0),
+                    SeverityClass::Ct4 => rng.random_range(80.0..92.0),
+                });
+                (target, sample_geometry(Profile::Demo, &mut rng))
+            })
+            .collect();
+        (drawn, minimal)
+    }
+
+    #[test]
+    fn fixing_the_ct1_count_changes_only_the_ct1_studies_nearest_the_share() {
+        for (split, count) in [
+            (Split::Test, None),
+            (Split::Val, None),
+            (Split::Train, None),
+            (Split::Train, Some(2400)),
+        ] {
+            for seed in [1, 2, 3, 2020] {
+                let (old, old_minimal) = plan_drawn_per_study(split, seed, count);
+                let new = plan(split, Profile::Demo, seed, count);
+                let ct1 = new
+                    .iter()
+                    .filter(|s| s.severity_class() == Some(SeverityClass::Ct1))
+                    .count();
+                let minimal = (CT1_MINIMAL_SHARE * ct1 as f64).round() as usize;
+                let mut changed = 0;
+                for (s, (target, geometry)) in new.iter().zip(&old) {
+                    // Every geometry, and every target but a flipped CT1 study's, is the same.
+                    assert_eq!(&s.geometry, geometry, "{split:?} {seed} {}", s.id);
+                    if s.target_severity != *target {
+                        assert_eq!(s.severity_class(), Some(SeverityClass::Ct1));
+                        changed += 1;
+                    }
+                }
+                assert_eq!(changed, old_minimal.abs_diff(minimal), "{split:?} {seed}");
+            }
+        }
     }
 
     #[test]

@@ -241,17 +241,7 @@ pub(super) fn draw(
     };
     for (s, ks) in drawn {
         let b = model_box(config.task, s);
-        // Only the drawn slices are unpacked from the pool's levels; `gather` then crops
-        // slice `i` of these, which is slice `ks[i]` of the study.
-        let image = s.image.unpack_slices(&ks);
-        let target = if config.task == Task::Lungs {
-            s.lung_slices(&ks)
-        } else {
-            s.lesions.unpack_slices(&ks)
-        };
-        let at: Vec<usize> = (0..ks.len()).collect();
-        let mut input = gather(&image, &b, &at, padded);
-        let mut target = gather(&target, &b, &at, padded);
+        let (mut input, mut target) = study_slices(config.task, s, &b, &ks, padded);
         if recipe.augment {
             let content = (b.x1 - b.x0, b.y1 - b.y0);
             let jitter = Jitter::draw(&mut rng, content, padded);
@@ -269,6 +259,30 @@ pub(super) fn draw(
         });
     }
     ex
+}
+
+/// Slices `ks` of `s`'s image and of its target for `task` (both lungs for the lungs model,
+/// the lesions for the others), as [`gather`] crops them to `b` and pads them to `padded`.
+/// Only those slices are unpacked from the pool's levels; `gather` then crops slice `i` of
+/// them, which is slice `ks[i]` of the study.
+fn study_slices(
+    task: Task,
+    s: &Sample,
+    b: &Bbox,
+    ks: &[usize],
+    padded: (usize, usize),
+) -> (Stack, Stack) {
+    let image = s.image.unpack_slices(ks);
+    let target = if task == Task::Lungs {
+        s.lung_slices(ks)
+    } else {
+        s.lesions.unpack_slices(ks)
+    };
+    let at: Vec<usize> = (0..ks.len()).collect();
+    (
+        gather(&image, b, &at, padded),
+        gather(&target, b, &at, padded),
+    )
 }
 
 /// The slices of `s` one step of `config` trains on.
@@ -420,37 +434,48 @@ mod tests {
     }
 
     #[test]
-    fn a_drawn_slice_and_its_target_come_from_the_same_slice_of_the_box() {
-        // Slice k of the image and of the lesions holds level 10 (k + 1) of 255 everywhere,
-        // so a slice of the example tells which slice of the study it came from.
+    fn drawn_slices_are_those_of_the_whole_unpacked_study() {
+        // Every pixel of image, lungs and lesions distinct, so that any other slice, row or
+        // column, or a slice from the wrong stack, shows.
         let mut s = sample(1, true, (12, 9, 8));
-        let level = |k: usize| (10 * (k + 1)) as f32 / 255.0;
-        let mut marked = s.image.unpack();
-        let plane = marked.nx * marked.ny;
-        for (k, chunk) in marked.data.chunks_mut(plane).enumerate() {
-            chunk.fill(level(k));
-        }
-        s.image = Packed::pack(&marked);
-        s.lesions = Packed::pack(&marked);
+        let shape = s.image.unpack();
+        let ramp = |offset: usize| Stack {
+            data: (0..shape.data.len())
+                .map(|i| ((i * 7 + offset) % 251) as f32 / 251.0)
+                .collect(),
+            ..shape.clone()
+        };
+        s.image = Packed::pack(&ramp(0));
+        s.right = Packed::pack(&ramp(3));
+        s.left = Packed::pack(&ramp(5));
+        s.lesions = Packed::pack(&ramp(11));
+        // What a step gathered before it unpacked only the drawn slices: the whole stacks.
+        let lungs: Vec<f32> = s
+            .right
+            .unpack()
+            .data
+            .iter()
+            .zip(&s.left.unpack().data)
+            .map(|(r, l)| r + l)
+            .collect();
+        assert_eq!(s.lungs().data, lungs);
         let b = s.lung_box;
-        for model in [Model::Unet, Model::Unet3d, Model::Multitask] {
-            for step in 0..5 {
-                let ex = draw(&config(model), &[&s], None, 16, step);
-                let plane = ex.input.nx * ex.input.ny;
-                for i in 0..ex.input.nz {
-                    // The box's first pixel sits at the padded plane's corner.
-                    let (v, t) = (ex.input.data[i * plane], ex.target.data[i * plane]);
-                    assert!(
-                        (v - t).abs() < 1e-6,
-                        "{model:?} step {step} slice {i}: {v} {t}"
-                    );
-                    let k = (v * 255.0 / 10.0).round() as usize - 1;
-                    assert!(
-                        (b.z0..b.z1).contains(&k),
-                        "{model:?}: slice {k} outside the box"
-                    );
-                    assert!((v - level(k)).abs() < 1e-6);
-                }
+        let padded = b.padded(16);
+        for ks in [vec![3, 4, 5, 6], vec![10, 3, 10], vec![0, 19], vec![]] {
+            for task in [
+                Task::Lungs,
+                Task::Lesions,
+                Task::Classifier,
+                Task::Multitask,
+            ] {
+                let whole_target = if task == Task::Lungs {
+                    s.lungs()
+                } else {
+                    s.lesions.unpack()
+                };
+                let (input, target) = study_slices(task, &s, &b, &ks, padded);
+                assert_eq!(input, gather(&s.image.unpack(), &b, &ks, padded), "{ks:?}");
+                assert_eq!(target, gather(&whole_target, &b, &ks, padded), "{ks:?}");
             }
         }
     }
