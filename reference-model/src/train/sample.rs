@@ -265,7 +265,7 @@ pub(super) fn draw(
 /// the lesions for the others), as [`gather`] crops them to `b` and pads them to `padded`.
 /// Only those slices are unpacked from the pool's levels; `gather` then crops slice `i` of
 /// them, which is slice `ks[i]` of the study.
-fn study_slices(
+pub(super) fn study_slices(
     task: Task,
     s: &Sample,
     b: &Bbox,

@@ -2,7 +2,7 @@
 //! with ground-truth lungs, over at most [`Recipe::val_slices`](crate::zoo::Recipe) slices
 //! of each study so that validation stays a small part of training.
 
-use super::sample::{gather, model_box, spread};
+use super::sample::{gather, model_box, spread, study_slices};
 use crate::data::Sample;
 use crate::infer::run_net;
 use crate::nets::{Arch, Dims, Net};
@@ -106,10 +106,12 @@ pub fn validate(
         let padded = bbox.padded(net.multiple());
         let ks = val_slices(config, s);
         let view = |t: &Stack| gather(t, &bbox, &ks, padded);
-        let run = run_net(net, dims, &view(&s.image.unpack()), device)?;
+        // The drawn slices of the image and of the task's target, as a training step takes them.
+        let (input, target) = study_slices(config.task, s, &bbox, &ks, padded);
+        let run = run_net(net, dims, &input, device)?;
         if config.task == Task::Lungs {
             if let Some(probs) = &run.probs {
-                lung_dices.extend(dice(probs, &view(&s.lungs())));
+                lung_dices.extend(dice(probs, &target));
             }
             continue;
         }
@@ -119,7 +121,7 @@ pub fn validate(
         if let Some(probs) = &run.probs {
             let predicted = working_severity(probs, &view(&right), &view(&left));
             if s.covid() {
-                dices.extend(dice(probs, &view(&lesions)));
+                dices.extend(dice(probs, &target));
             }
             score = score.or(Some(predicted));
             sev_pred.extend(truth.map(|_| predicted));
